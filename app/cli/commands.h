@@ -1,0 +1,13 @@
+// The cyllm subcommands. Each lives in its own cli-<name>.cpp and is listed in main.cpp.
+// Every command returns the process exit code; argv starts after the subcommand name.
+#pragma once
+
+namespace cyllm::cli {
+
+int cmd_info(int argc, char** argv);
+int cmd_tokenize(int argc, char** argv);
+int cmd_generate(int argc, char** argv);
+int cmd_chat(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
+
+}  // namespace cyllm::cli
