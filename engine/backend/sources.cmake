@@ -9,3 +9,8 @@ target_sources(cyllm_engine PRIVATE
 set_source_files_properties(backend/quant-avx2.cpp PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
 set_source_files_properties(backend/quant-avx512.cpp PROPERTIES COMPILE_OPTIONS
   "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512dq;-mavx512vl")
+target_sources(cyllm_engine PRIVATE
+  backend/cpu-ops.cpp
+  backend/cpu-matmul.cpp
+  backend/device.cpp
+)

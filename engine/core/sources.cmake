@@ -2,4 +2,5 @@ target_sources(cyllm_engine PRIVATE
   core/status.cpp
   core/mapped-file.cpp
   core/thread-pool.cpp
+  core/memory-bandwidth.cpp
 )

@@ -2,3 +2,8 @@ target_sources(cyllm_engine PRIVATE
   model/tensor-types.cpp
   model/gguf-reader.cpp
 )
+target_sources(cyllm_engine PRIVATE
+  model/model-config.cpp
+  model/weights.cpp
+  model/llama-model.cpp
+)

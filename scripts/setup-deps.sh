@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what CY-LLM Workbench needs to build and test on Debian 12: compilers and libraries from
+# Debian's packages, and the Python test oracles from PyPI into ./.venv. Safe to run repeatedly.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+packages=(
+  build-essential cmake ninja-build pkg-config ccache git
+  libpcre2-dev nlohmann-json3-dev
+  libgtest-dev librapidcheck-dev libbenchmark-dev
+  clang libclang-rt-14-dev
+  python3 python3-venv python3-pip
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${missing[*]}" >&2
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -x "$here/.venv/bin/python" ]; then
+  echo "setup: creating the Python test environment in .venv" >&2
+  python3 -m venv "$here/.venv"
+fi
+"$here/.venv/bin/python" -m pip install -q --disable-pip-version-check -r "$here/tests/python/requirements.txt"
+echo "setup: dependencies ready" >&2

@@ -1,0 +1,47 @@
+// Test helper: runs the engine on token ids and writes every position's logits as float32
+// ([n_tokens, n_vocab], row-major) to a file, for the Python oracle (tests/python/test_logits_oracle.py).
+// usage: cyllm_logits_tool MODEL.gguf OUT.bin [--threads N] [--batch B] ID...
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "model/llama-model.h"
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: %s MODEL OUT.bin [--threads N] [--batch B] ID...\n", argv[0]);
+    return 2;
+  }
+  int threads = 0, batch = 256;
+  std::vector<int32_t> ids;
+  for (int i = 3; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+      threads = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
+      batch = std::atoi(argv[++i]);
+    } else {
+      ids.push_back(static_cast<int32_t>(std::atol(argv[i])));
+    }
+  }
+  auto model = cyllm::LlamaModel::load(argv[1]);
+  if (!model) {
+    std::fprintf(stderr, "%s\n", model.error().to_string().c_str());
+    return 1;
+  }
+  cyllm::ThreadPool pool(threads);
+  cyllm::ContextOptions opts;
+  opts.n_ctx = static_cast<int>(ids.size()) + 8;
+  opts.n_batch = batch;
+  cyllm::InferenceContext ctx(**model, opts, pool);
+  if (auto st = ctx.eval(ids, /*all_logits=*/true); !st) {
+    std::fprintf(stderr, "%s\n", st.error().to_string().c_str());
+    return 1;
+  }
+  FILE* f = std::fopen(argv[2], "wb");
+  if (f == nullptr) return 1;
+  const size_t n = ids.size() * static_cast<size_t>(ctx.n_vocab());
+  const bool ok = std::fwrite(ctx.logits(), sizeof(float), n, f) == n;
+  return (std::fclose(f) == 0 && ok) ? 0 : 1;
+}

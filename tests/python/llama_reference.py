@@ -1,0 +1,82 @@
+"""An independent llama forward pass in numpy, used as the oracle for the engine's logits.
+
+Weights are dequantized by the `gguf` package from PyPI (not by our code) and every layer runs in
+float64, so the only approximation left on our side is the engine's own (8-bit activation
+quantization, float32 accumulation). The math follows the llama architecture as stored in GGUF:
+Q/K rows are permuted by the converter, so RoPE rotates adjacent pairs (x[2i], x[2i+1])."""
+from __future__ import annotations
+
+import numpy as np
+import gguf
+
+
+class LlamaReference:
+    def __init__(self, path: str):
+        r = gguf.GGUFReader(path)
+        self.kv = {}
+        for k, f in r.fields.items():
+            try:
+                self.kv[k] = f.contents()
+            except Exception:  # noqa: BLE001 - fields the package cannot decode are not needed
+                pass
+        arch = self.kv["general.architecture"]
+        self.n_layer = int(self.kv[f"{arch}.block_count"])
+        self.n_embd = int(self.kv[f"{arch}.embedding_length"])
+        self.n_head = int(self.kv[f"{arch}.attention.head_count"])
+        self.n_head_kv = int(self.kv.get(f"{arch}.attention.head_count_kv", self.n_head))
+        self.head_dim = self.n_embd // self.n_head
+        self.theta = float(self.kv.get(f"{arch}.rope.freq_base", 10000.0))
+        self.eps = float(self.kv[f"{arch}.attention.layer_norm_rms_epsilon"])
+        self.w = {}
+        for t in r.tensors:
+            a = gguf.quants.dequantize(t.data, t.tensor_type)
+            self.w[t.name] = np.asarray(a, dtype=np.float64).reshape(list(reversed([int(x) for x in t.shape])))
+        self.out = self.w.get("output.weight", self.w["token_embd.weight"])
+
+    def _rms(self, x, w):
+        return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + self.eps) * w
+
+    def _rope(self, x, pos):
+        # x: [T, heads, head_dim]; rotate adjacent pairs.
+        hd = x.shape[-1]
+        inv = self.theta ** (-np.arange(0, hd, 2, dtype=np.float64) / hd)
+        ang = pos[:, None] * inv[None, :]
+        c, s = np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
+        a, b = x[..., 0::2], x[..., 1::2]
+        out = np.empty_like(x)
+        out[..., 0::2] = a * c - b * s
+        out[..., 1::2] = a * s + b * c
+        return out
+
+    def logits(self, ids: list[int]) -> np.ndarray:
+        """All positions' logits, [T, n_vocab]."""
+        T = len(ids)
+        x = self.w["token_embd.weight"][ids]
+        pos = np.arange(T, dtype=np.float64)
+        hd, H, KV = self.head_dim, self.n_head, self.n_head_kv
+        mask = np.triu(np.full((T, T), -np.inf), k=1)
+        for i in range(self.n_layer):
+            p = f"blk.{i}."
+            h = self._rms(x, self.w[p + "attn_norm.weight"])
+            q = h @ self.w[p + "attn_q.weight"].T
+            k = h @ self.w[p + "attn_k.weight"].T
+            v = h @ self.w[p + "attn_v.weight"].T
+            if p + "attn_q.bias" in self.w:
+                q, k, v = q + self.w[p + "attn_q.bias"], k + self.w[p + "attn_k.bias"], v + self.w[p + "attn_v.bias"]
+            q = self._rope(q.reshape(T, H, hd), pos)
+            k = self._rope(k.reshape(T, KV, hd), pos)
+            v = v.reshape(T, KV, hd)
+            rep = H // KV
+            k = np.repeat(k, rep, axis=1)
+            v = np.repeat(v, rep, axis=1)
+            att = np.einsum("thd,shd->hts", q, k) / np.sqrt(hd) + mask[None]
+            att = np.exp(att - att.max(-1, keepdims=True))
+            att /= att.sum(-1, keepdims=True)
+            o = np.einsum("hts,shd->thd", att, v).reshape(T, H * hd)
+            x = x + o @ self.w[p + "attn_output.weight"].T
+            h = self._rms(x, self.w[p + "ffn_norm.weight"])
+            g = h @ self.w[p + "ffn_gate.weight"].T
+            u = h @ self.w[p + "ffn_up.weight"].T
+            x = x + ((g / (1.0 + np.exp(-g))) * u) @ self.w[p + "ffn_down.weight"].T
+        x = self._rms(x, self.w["output_norm.weight"])
+        return x @ self.out.T
