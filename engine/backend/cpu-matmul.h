@@ -32,8 +32,8 @@ struct MatmulJob {
   float* y;        // [T, w->ne1] row-major
 };
 
-// Runs every job (at most 8) in one parallel region. All weights must share act.type as their vec-dot type
-// and have act.n inputs.
+// Runs every job (at most 8) in one parallel region. All weights must have act.n inputs and
+// act.type as their vec-dot type, or act.type F32 (exact mode: weights are dequantized on the fly).
 void matmul(std::span<const MatmulJob> jobs, const QuantizedActs& act, ThreadPool& pool);
 
 }  // namespace cyllm::cpu

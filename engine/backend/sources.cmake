@@ -1,14 +1,31 @@
 # Scalar reference kernels compile for the baseline ISA; the SIMD files get their own flags and
-# are only called after a run-time CPU check (backend/quant-dispatch.cpp).
+# are only called after a run-time CPU check (backend/quant-dispatch.cpp). The VNNI instance of the
+# AVX-512 32-block matmul is only called when the CPU reports avx512vnni. Floating-point
+# contraction is off so SIMD dequant/K-quant scaling repeats the scalar expressions exactly.
 target_sources(cyllm_engine PRIVATE
   backend/quant-dispatch.cpp
   backend/quant-scalar.cpp
+  backend/quant-scalar-ref.cpp
   backend/quant-avx2.cpp
+  backend/quant-avx2-q32.cpp
+  backend/quant-avx2-kquants.cpp
   backend/quant-avx512.cpp
+  backend/quant-avx512-q32.cpp
+  backend/quant-avx512-q32-vnni.cpp
+  backend/quant-avx512-kquants.cpp
 )
-set_source_files_properties(backend/quant-avx2.cpp PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
-set_source_files_properties(backend/quant-avx512.cpp PROPERTIES COMPILE_OPTIONS
-  "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512dq;-mavx512vl")
+set(_cyllm_avx2 "-mavx2;-mfma;-mf16c;-ffp-contract=off")
+# GCC 12 reports false -Wmaybe-uninitialized inside avx512fintrin.h (_mm512_undefined_*); silenced.
+set(_cyllm_avx512 "${_cyllm_avx2};-mavx512f;-mavx512bw;-mavx512dq;-mavx512vl;-Wno-uninitialized;-Wno-maybe-uninitialized")
+set_source_files_properties(backend/quant-dispatch.cpp backend/quant-scalar.cpp backend/quant-scalar-ref.cpp
+  PROPERTIES COMPILE_OPTIONS "-ffp-contract=off")
+set_source_files_properties(backend/quant-avx2.cpp backend/quant-avx2-q32.cpp backend/quant-avx2-kquants.cpp
+  PROPERTIES COMPILE_OPTIONS "${_cyllm_avx2}")
+set_source_files_properties(backend/quant-avx512.cpp backend/quant-avx512-q32.cpp backend/quant-avx512-kquants.cpp
+  PROPERTIES COMPILE_OPTIONS "${_cyllm_avx512}")
+set_source_files_properties(backend/quant-avx512-q32-vnni.cpp PROPERTIES COMPILE_OPTIONS "${_cyllm_avx512};-mavx512vnni")
+
+# CPU ops, matmul driver and device selection (used by engine/model).
 target_sources(cyllm_engine PRIVATE
   backend/cpu-ops.cpp
   backend/cpu-matmul.cpp
