@@ -101,6 +101,10 @@ Status InferenceContext::eval(std::span<const int32_t> tokens, bool all_logits) 
   return {};
 }
 
+GgmlType InferenceContext::act_type(GgmlType weight) const {
+  return opts_.exact_activations ? GgmlType::F32 : cpu::vec_dot_type(weight);
+}
+
 void InferenceContext::forward_chunk(const int32_t* tokens, int T, bool all_logits, float* logits_out) {
   const ModelConfig& c = model_.config();
   const ModelWeights& W = model_.weights();
@@ -126,15 +130,15 @@ void InferenceContext::forward_chunk(const int32_t* tokens, int T, bool all_logi
     for (int t = 0; t < T; ++t)
       cpu::rmsnorm(s.x.data() + static_cast<size_t>(t) * D, reinterpret_cast<const float*>(L.attn_norm.data),
                    s.xn.data() + static_cast<size_t>(t) * D, D, c.rms_eps);
-    cpu::quantize_acts(s.xn.data(), T, D, cpu::vec_dot_type(L.wq.type), s.act, pool_);
-    if (cpu::vec_dot_type(L.wk.type) == s.act.type && cpu::vec_dot_type(L.wv.type) == s.act.type) {
+    cpu::quantize_acts(s.xn.data(), T, D, act_type(L.wq.type), s.act, pool_);
+    if (act_type(L.wk.type) == s.act.type && act_type(L.wv.type) == s.act.type) {
       const cpu::MatmulJob jobs[] = {{&L.wq, s.q.data()}, {&L.wk, s.k.data()}, {&L.wv, s.v.data()}};
       cpu::matmul(jobs, s.act, pool_);
     } else {  // mixed quantization across q/k/v: one product per activation type
       const cpu::MatmulJob jq[] = {{&L.wq, s.q.data()}};
       cpu::matmul(jq, s.act, pool_);
       for (auto [w, y] : {std::pair{&L.wk, s.k.data()}, std::pair{&L.wv, s.v.data()}}) {
-        cpu::quantize_acts(s.xn.data(), T, D, cpu::vec_dot_type(w->type), s.act, pool_);
+        cpu::quantize_acts(s.xn.data(), T, D, act_type(w->type), s.act, pool_);
         const cpu::MatmulJob j[] = {{w, y}};
         cpu::matmul(j, s.act, pool_);
       }
@@ -172,7 +176,7 @@ void InferenceContext::forward_chunk(const int32_t* tokens, int T, bool all_logi
           cpu::axpy_f32(scores[j], vc + static_cast<size_t>(j) * KVD + static_cast<size_t>(g) * HD, out, HD);
       }
     });
-    cpu::quantize_acts(s.attn.data(), T, QD, cpu::vec_dot_type(L.wo.type), s.act, pool_);
+    cpu::quantize_acts(s.attn.data(), T, QD, act_type(L.wo.type), s.act, pool_);
     {
       const cpu::MatmulJob jobs[] = {{&L.wo, s.proj.data()}};
       cpu::matmul(jobs, s.act, pool_);
@@ -183,19 +187,19 @@ void InferenceContext::forward_chunk(const int32_t* tokens, int T, bool all_logi
     for (int t = 0; t < T; ++t)
       cpu::rmsnorm(s.x.data() + static_cast<size_t>(t) * D, reinterpret_cast<const float*>(L.ffn_norm.data),
                    s.xn.data() + static_cast<size_t>(t) * D, D, c.rms_eps);
-    cpu::quantize_acts(s.xn.data(), T, D, cpu::vec_dot_type(L.w_gate.type), s.act, pool_);
-    if (cpu::vec_dot_type(L.w_up.type) == s.act.type) {
+    cpu::quantize_acts(s.xn.data(), T, D, act_type(L.w_gate.type), s.act, pool_);
+    if (act_type(L.w_up.type) == s.act.type) {
       const cpu::MatmulJob jobs[] = {{&L.w_gate, s.gate.data()}, {&L.w_up, s.up.data()}};
       cpu::matmul(jobs, s.act, pool_);
     } else {
       const cpu::MatmulJob jg[] = {{&L.w_gate, s.gate.data()}};
       cpu::matmul(jg, s.act, pool_);
-      cpu::quantize_acts(s.xn.data(), T, D, cpu::vec_dot_type(L.w_up.type), s.act, pool_);
+      cpu::quantize_acts(s.xn.data(), T, D, act_type(L.w_up.type), s.act, pool_);
       const cpu::MatmulJob ju[] = {{&L.w_up, s.up.data()}};
       cpu::matmul(ju, s.act, pool_);
     }
     cpu::silu_mul(s.gate.data(), s.up.data(), s.ffn.data(), T * FF);
-    cpu::quantize_acts(s.ffn.data(), T, FF, cpu::vec_dot_type(L.w_down.type), s.act, pool_);
+    cpu::quantize_acts(s.ffn.data(), T, FF, act_type(L.w_down.type), s.act, pool_);
     {
       const cpu::MatmulJob jobs[] = {{&L.w_down, s.proj.data()}};
       cpu::matmul(jobs, s.act, pool_);
@@ -211,7 +215,7 @@ void InferenceContext::forward_chunk(const int32_t* tokens, int T, bool all_logi
   for (int t = first; t < T; ++t)
     cpu::rmsnorm(s.x.data() + static_cast<size_t>(t) * D, reinterpret_cast<const float*>(W.output_norm.data),
                  s.xn.data() + static_cast<size_t>(t - first) * D, D, c.rms_eps);
-  cpu::quantize_acts(s.xn.data(), rows, D, cpu::vec_dot_type(W.output.type), s.act, pool_);
+  cpu::quantize_acts(s.xn.data(), rows, D, act_type(W.output.type), s.act, pool_);
   const cpu::MatmulJob jobs[] = {{&W.output, logits_out}};
   cpu::matmul(jobs, s.act, pool_);
 }

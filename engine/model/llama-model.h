@@ -37,6 +37,10 @@ class LlamaModel {
 struct ContextOptions {
   int n_ctx = 2048;    // maximum positions held in the KV cache
   int n_batch = 256;   // tokens per prefill chunk (bounds scratch memory)
+  // Keep activations in float32 for every matrix product instead of quantizing them to the
+  // weight type's 8-bit vec-dot type. Slower; used to validate the forward pass against exact
+  // references, where 8-bit activation noise would blur near-tied logits.
+  bool exact_activations = false;
 };
 
 // One sequence's state: its KV cache and scratch buffers. Not thread-safe; the thread pool it is
@@ -63,6 +67,7 @@ class InferenceContext {
  private:
   struct Scratch;
   void forward_chunk(const int32_t* tokens, int n, bool all_logits, float* logits_out);
+  GgmlType act_type(GgmlType weight) const;
 
   const LlamaModel& model_;
   ContextOptions opts_;

@@ -36,14 +36,26 @@ PROMPTS = [
     "E = mc^2 is the equation for",
 ]
 
-# Tolerance. The engine quantizes each activation row to 8 bits per block of 32 before every
-# matrix product (as llama.cpp does), which perturbs logits by roughly 1% of their spread; the
-# reference runs in float64 on the exact dequantized weights. We require the max absolute error to
-# stay under 5% of the reference logits' standard deviation at every position, and the RMS error
-# under 1.5%; a wrong layer, RoPE layout, GQA mapping or norm moves logits by more than the whole
-# spread, so these bounds separate correct from broken by a wide margin.
-MAX_REL = 0.05
-RMS_REL = 0.015
+# Tolerances.
+# Exact mode (--exact: float32 activations everywhere) must reproduce the float64 reference up to
+# float32 rounding: observed max |error| 1e-4 over all prompts, bound 1e-3; the smallest top-1
+# margin in the reference over these prompts is 0.005, so top-1 must agree at every position.
+# Default mode quantizes each activation row to 8 bits per block of 32 before every matrix product
+# (as llama.cpp's CPU path does). Emulating just that quantization in numpy moves the reference's
+# next-token distribution by KL up to 0.023 nats on these prompts and flips top-1 at a few
+# near-ties; the engine measures up to 0.027. So the default path is bounded by KL < 0.05 nats,
+# a mean-centred RMS logit error under 15% of the logits' spread (logits are defined up to a
+# shift), and its top-1 token must be within 0.5 logits of the reference's best at every position.
+# A real bug (RoPE pairing, GQA head mapping, a skipped norm or layer) gives KL above 1 nat.
+EXACT_ABS = 1e-3
+MAX_KL = 0.05
+RMS_REL = 0.15
+TOP1_SLACK = 0.5
+
+
+def _log_softmax(z):
+    z = z - z.max()
+    return z - np.log(np.exp(z).sum())
 
 
 def _tool() -> str:
@@ -59,10 +71,11 @@ def reference(default_model):
     return LlamaReference(str(default_model))
 
 
-def _engine_logits(model: Path, ids: list[int], batch: int = 256) -> np.ndarray:
+def _engine_logits(model: Path, ids: list[int], batch: int = 256, exact: bool = False) -> np.ndarray:
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "logits.bin"
-        subprocess.run([_tool(), str(model), str(out), "--batch", str(batch), *map(str, ids)], check=True, timeout=300)
+        flags = ["--exact"] if exact else []
+        subprocess.run([_tool(), str(model), str(out), "--batch", str(batch), *flags, *map(str, ids)], check=True, timeout=300)
         return np.fromfile(out, dtype=np.float32).reshape(len(ids), -1)
 
 
@@ -71,20 +84,42 @@ def _tokenize(cyllm_bin, model, text):
     return [int(x) for x in out.split()]
 
 
-@pytest.mark.parametrize("prompt", PROMPTS)
-def test_logits_match_reference(cyllm_bin, default_model, reference, prompt):
-    ids = _tokenize(cyllm_bin, default_model, prompt)
-    assert ids, "tokenizer returned nothing"
-    ours = _engine_logits(default_model, ids)
-    ref = reference.logits(ids)
-    assert ours.shape == ref.shape
-    assert np.isfinite(ours).all()
-    for t in range(len(ids)):
-        spread = ref[t].std()
-        err = np.abs(ours[t] - ref[t])
-        assert err.max() < MAX_REL * spread, f"position {t}: max error {err.max():.4f} vs spread {spread:.4f}"
-        assert np.sqrt(np.mean(err**2)) < RMS_REL * spread, f"position {t}: rms error too large"
-        assert int(np.argmax(ours[t])) == int(np.argmax(ref[t])), f"top-1 differs at position {t}"
+@pytest.fixture(scope="module")
+def cases(cyllm_bin, default_model, reference):
+    """(prompt, ids, reference logits) for every prompt, computed once."""
+    out = []
+    for prompt in PROMPTS:
+        ids = _tokenize(cyllm_bin, default_model, prompt)
+        assert ids, f"tokenizer returned nothing for {prompt!r}"
+        out.append((prompt, ids, reference.logits(ids)))
+    return out
+
+
+def test_exact_logits_match_reference(default_model, cases):
+    for prompt, ids, ref in cases:
+        ours = _engine_logits(default_model, ids, exact=True)
+        assert ours.shape == ref.shape
+        assert np.isfinite(ours).all()
+        err = np.abs(ours - ref).max()
+        assert err < EXACT_ABS, f"{prompt!r}: max |error| {err:.2e}"
+        top_ours, top_ref = ours.argmax(axis=1), ref.argmax(axis=1)
+        assert (top_ours == top_ref).all(), f"{prompt!r}: top-1 differs at positions {np.nonzero(top_ours != top_ref)[0]}"
+
+
+def test_default_logits_close_to_reference(default_model, cases):
+    for prompt, ids, ref in cases:
+        ours = _engine_logits(default_model, ids)
+        assert ours.shape == ref.shape
+        assert np.isfinite(ours).all()
+        for t in range(len(ids)):
+            lp_ref, lp_ours = _log_softmax(ref[t]), _log_softmax(ours[t])
+            kl = float(np.sum(np.exp(lp_ref) * (lp_ref - lp_ours)))
+            assert kl < MAX_KL, f"{prompt!r} position {t}: KL(reference || engine) = {kl:.4f}"
+            err = (ours[t] - ours[t].mean()) - (ref[t] - ref[t].mean())
+            rms = float(np.sqrt(np.mean(err**2)))
+            assert rms < RMS_REL * ref[t].std(), f"{prompt!r} position {t}: centred rms error {rms:.3f}"
+            pick = int(np.argmax(ours[t]))
+            assert ref[t][pick] >= ref[t].max() - TOP1_SLACK, f"{prompt!r} position {t}: engine picks a clearly worse token"
 
 
 def test_chunked_prefill_equals_single_batch(default_model):

@@ -121,7 +121,8 @@ INSTANTIATE_TEST_SUITE_P(Variants, TinyModels,
                                            TinySpec{.n_layer = 1, .n_head = 2, .n_head_kv = 1}));
 
 TEST(LlamaModel, TruncateAndReplayGivesSameLogits) {
-  auto model = load(tiny_model({}));
+  const auto bytes = tiny_model({});  // the model points into these bytes
+  auto model = load(bytes);
   ThreadPool pool(1);
   InferenceContext ctx(*model, {32, 8}, pool);
   const std::vector<int32_t> a = {1, 2, 3, 4}, b = {9, 9};
@@ -143,7 +144,8 @@ TEST(LlamaModel, ReportsMissingTensor) {
 }
 
 TEST(LlamaModel, RejectsContextOverflowAndBadTokens) {
-  auto model = load(tiny_model({}));
+  const auto bytes = tiny_model({});  // the model points into these bytes
+  auto model = load(bytes);
   ThreadPool pool(1);
   InferenceContext ctx(*model, {4, 4}, pool);
   std::vector<int32_t> five = {1, 2, 3, 4, 5};

@@ -1,6 +1,7 @@
 // Test helper: runs the engine on token ids and writes every position's logits as float32
 // ([n_tokens, n_vocab], row-major) to a file, for the Python oracle (tests/python/test_logits_oracle.py).
-// usage: cyllm_logits_tool MODEL.gguf OUT.bin [--threads N] [--batch B] ID...
+// usage: cyllm_logits_tool MODEL.gguf OUT.bin [--threads N] [--batch B] [--exact] ID...
+// --exact keeps activations in float32 (ContextOptions::exact_activations).
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,10 +16,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   int threads = 0, batch = 256;
+  bool exact = false;
   std::vector<int32_t> ids;
   for (int i = 3; i < argc; ++i) {
     if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
       threads = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--exact") == 0) {
+      exact = true;
     } else if (std::strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
       batch = std::atoi(argv[++i]);
     } else {
@@ -34,6 +38,7 @@ int main(int argc, char** argv) {
   cyllm::ContextOptions opts;
   opts.n_ctx = static_cast<int>(ids.size()) + 8;
   opts.n_batch = batch;
+  opts.exact_activations = exact;
   cyllm::InferenceContext ctx(**model, opts, pool);
   if (auto st = ctx.eval(ids, /*all_logits=*/true); !st) {
     std::fprintf(stderr, "%s\n", st.error().to_string().c_str());
