@@ -9,5 +9,6 @@ int cmd_tokenize(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
 int cmd_chat(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_template(int argc, char** argv);
 
 }  // namespace cyllm::cli

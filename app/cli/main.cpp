@@ -19,6 +19,7 @@ constexpr Command kCommands[] = {
     {"generate", cyllm::cli::cmd_generate, "complete a prompt and print the generated text"},
     {"chat", cyllm::cli::cmd_chat, "chat interactively using the model's chat template"},
     {"bench", cyllm::cli::cmd_bench, "measure load time, prefill and decode speed (JSON)"},
+    {"template", cyllm::cli::cmd_template, "render a chat template for a messages file (exact text)"},
 };
 
 void usage(FILE* out) {
