@@ -2,23 +2,24 @@
 
 namespace cyllm::cli {
 
-// Until the Jinja renderer (engine/text/chat-template) is wired in, conversations are rendered as
-// ChatML, which is SmolLM2's own template format.
-Result<std::unique_ptr<ChatPrompt>> ChatPrompt::create(const LlamaModel&, const Tokenizer& tok) {
-  auto p = std::make_unique<ChatPrompt>();
-  if (tok.bos() >= 0) p->bos_ = tok.token_text(tok.bos());
-  if (tok.eos() >= 0) p->eos_ = tok.token_text(tok.eos());
+Result<std::unique_ptr<ChatPrompt>> ChatPrompt::create(const LlamaModel& model, const std::string& template_override) {
+  auto t = ChatTemplate::from_gguf(model.gguf(), {}, template_override);
+  if (!t) return t.error();
+  auto p = std::unique_ptr<ChatPrompt>(new ChatPrompt(std::move(t.value())));
+  p->bos_ = gguf_token_text(model.gguf(), "tokenizer.ggml.bos_token_id");
+  p->eos_ = gguf_token_text(model.gguf(), "tokenizer.ggml.eos_token_id");
   return p;
 }
 
-Result<std::string> ChatPrompt::render(const nlohmann::json& messages) const {
-  std::string out;
-  for (const auto& m : messages)
-    out += "<|im_start|>" + m.at("role").get<std::string>() + "\n" + m.at("content").get<std::string>() + "<|im_end|>\n";
-  out += "<|im_start|>assistant\n";
-  return out;
+Result<std::string> ChatPrompt::render(const nlohmann::ordered_json& messages) const {
+  ChatTemplateInputs in;
+  in.messages = messages;
+  in.add_generation_prompt = true;
+  in.bos_token = bos_;
+  in.eos_token = eos_;
+  return tpl_.render(in);
 }
 
-std::string ChatPrompt::describe() const { return "chat template: ChatML (built-in)"; }
+std::string ChatPrompt::describe() const { return "chat template: " + tpl_.origin(); }
 
 }  // namespace cyllm::cli

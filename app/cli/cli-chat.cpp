@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <string>
 
@@ -24,13 +26,14 @@ std::string help() {
              "Chats with the model using its chat template. Type a message and press Enter.\n"
              "Commands: /reset (new conversation), /system TEXT (set the system prompt), /exit.\n"
              "  -s, --system TEXT    system prompt\n"
-             "  -n, --n-predict N    tokens per answer at most (default: 1024)\n") +
+             "  -n, --n-predict N    tokens per answer at most (default: 1024)\n"
+             "      --template FILE  use this Jinja chat template instead of the model's\n") +
          kModelHelp + kSamplingHelp;
 }
 }  // namespace
 
 int cmd_chat(int argc, char** argv) {
-  std::set<std::string> values = {"--system", "--n-predict"};
+  std::set<std::string> values = {"--system", "--n-predict", "--template"};
   values.insert(kModelValueOpts.begin(), kModelValueOpts.end());
   values.insert(kSamplingValueOpts.begin(), kSamplingValueOpts.end());
   auto aliases = kModelAliases;
@@ -48,7 +51,18 @@ int cmd_chat(int argc, char** argv) {
   base.max_tokens = static_cast<int>(a.get_int("--n-predict", 1024));
   std::string system = a.get_or("--system", "");
 
-  auto prompt = ChatPrompt::create(*lm->model, *lm->tokenizer);
+  std::string template_override;
+  if (auto f = a.get("--template")) {
+    std::ifstream in(*f, std::ios::binary);
+    if (!in) {
+      std::fprintf(stderr, "cyllm chat: cannot read template file '%s'\n", f->c_str());
+      return 1;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    template_override = ss.str();
+  }
+  auto prompt = ChatPrompt::create(*lm->model, template_override);
   if (!prompt) {
     std::fprintf(stderr, "cyllm chat: %s\n", prompt.error().to_string().c_str());
     return 1;
@@ -58,7 +72,7 @@ int cmd_chat(int argc, char** argv) {
   if (tty) std::fprintf(stderr, "Type a message; /reset starts over, /system TEXT sets the system prompt, /exit quits.\n");
 
   Generator gen(*lm->model, *lm->tokenizer, lm->ctx_opts, *lm->pool);
-  nlohmann::json messages = nlohmann::json::array();
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
   std::string line;
   for (;;) {
     if (tty) std::fprintf(stderr, "\n> ");
@@ -66,18 +80,18 @@ int cmd_chat(int argc, char** argv) {
     if (line.empty()) continue;
     if (line == "/exit" || line == "/quit") break;
     if (line == "/reset") {
-      messages = nlohmann::json::array();
+      messages = nlohmann::ordered_json::array();
       std::fprintf(stderr, "(new conversation)\n");
       continue;
     }
     if (line.rfind("/system", 0) == 0) {
       system = line.size() > 8 ? line.substr(8) : "";
-      messages = nlohmann::json::array();
+      messages = nlohmann::ordered_json::array();
       std::fprintf(stderr, "(system prompt set; new conversation)\n");
       continue;
     }
     messages.push_back({{"role", "user"}, {"content", line}});
-    nlohmann::json convo = nlohmann::json::array();
+    nlohmann::ordered_json convo = nlohmann::ordered_json::array();
     if (!system.empty()) convo.push_back({{"role", "system"}, {"content", system}});
     for (const auto& m : messages) convo.push_back(m);
     auto text = (*prompt)->render(convo);
@@ -99,7 +113,7 @@ int cmd_chat(int argc, char** argv) {
       std::fprintf(stderr, "cyllm chat: %s\n", res.error().to_string().c_str());
       messages.erase(messages.end() - 1);
       if (res.error().code == ErrorCode::kOutOfRange) {
-        messages = nlohmann::json::array();
+        messages = nlohmann::ordered_json::array();
         std::fprintf(stderr, "(the conversation no longer fits the context; starting a new one)\n");
       }
       continue;

@@ -47,13 +47,13 @@ Pack pack_acts(const uint8_t* act, size_t act_stride, int64_t ncols, int64_t nb,
           const uint8_t* b = a + blk * ab;
           q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + (q81 ? 4 : 2)));
           d = h2f(static_cast<uint16_t>(ld16(b)));
-          if (q81) {
-            s = h2f(static_cast<uint16_t>(ld16(b + 2)));
-          } else if (k != 0.0f) {  // sum(a) via |a + 128| byte sums, minus 32*128
+          if (q81 || k != 0.0f) {  // sum(a) via |a + 128| byte sums, minus 32*128
             const __m256i sad = _mm256_sad_epu8(_mm256_xor_si256(q, bias), _mm256_setzero_si256());
             const __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(sad), _mm256_extracti128_si256(sad, 1));
             const int64_t sum = _mm_cvtsi128_si64(s2) + _mm_extract_epi64(s2, 1) - 32 * 128;
-            s = -k * d * static_cast<float>(sum);
+            // Q8_1: d * sum(q) in float rather than the block's fp16 `s` field, whose rounding
+            // (rel. 2^-11 of a possibly large sum) was the largest error term of Q4_1/Q5_1 dots.
+            s = q81 ? d * static_cast<float>(sum) : -k * d * static_cast<float>(sum);
           }
         }
         _mm256_store_si256(reinterpret_cast<__m256i*>(pk.qa + idx * 64 + 32 * h), q);

@@ -254,9 +254,13 @@ float vec_dot(GgmlType w, int64_t n, const void* wr, const void* ar) {
       case GgmlType::Q4_1: {
         const auto& b = blocks<BlockQ4_1>(wr)[i];
         const auto& a = blocks<BlockQ8_1>(ar)[i];
-        for (int j = 0; j < 32; ++j) isum += q4_val(b.qs, j) * a.qs[j];
+        int qsum = 0;
+        for (int j = 0; j < 32; ++j) {
+          isum += q4_val(b.qs, j) * a.qs[j];
+          qsum += a.qs[j];
+        }
         scale = h2f(b.d) * h2f(a.d);
-        extra = h2f(b.m) * h2f(a.s);
+        extra = h2f(b.m) * (h2f(a.d) * static_cast<float>(qsum));  // exact d*sum(q), not fp16 a.s
         break;
       }
       case GgmlType::Q5_0: {
@@ -271,9 +275,13 @@ float vec_dot(GgmlType w, int64_t n, const void* wr, const void* ar) {
         const auto& b = blocks<BlockQ5_1>(wr)[i];
         const auto& a = blocks<BlockQ8_1>(ar)[i];
         const uint32_t qh = load_u32(b.qh);
-        for (int j = 0; j < 32; ++j) isum += q5_val(b.qs, qh, j) * a.qs[j];
+        int qsum = 0;
+        for (int j = 0; j < 32; ++j) {
+          isum += q5_val(b.qs, qh, j) * a.qs[j];
+          qsum += a.qs[j];
+        }
         scale = h2f(b.d) * h2f(a.d);
-        extra = h2f(b.m) * h2f(a.s);
+        extra = h2f(b.m) * (h2f(a.d) * static_cast<float>(qsum));  // exact d*sum(q), not fp16 a.s
         break;
       }
       case GgmlType::Q8_0: {
