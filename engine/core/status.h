@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <variant>
+#include <optional>
 
 namespace cyllm {
 
@@ -41,24 +41,27 @@ inline Error make_error(ErrorCode code, std::string message, std::string suggest
   return Error{code, std::move(message), std::move(suggestion)};
 }
 
+// Holds a T or an Error. (Not std::variant: clang 14 with libstdc++ 12 under UBSan reports a false
+// "unreachable" inside variant's destructor for some payloads, which would break the fuzz build.)
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}            // NOLINT(google-explicit-constructor)
-  Result(Error error) : v_(std::move(error)) {}        // NOLINT(google-explicit-constructor)
+  Result(T value) : value_(std::move(value)) {}       // NOLINT(google-explicit-constructor)
+  Result(Error error) : error_(std::move(error)) {}   // NOLINT(google-explicit-constructor)
 
-  bool ok() const { return v_.index() == 0; }
+  bool ok() const { return value_.has_value(); }
   explicit operator bool() const { return ok(); }
-  T& value() & { return std::get<0>(v_); }
-  const T& value() const& { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
-  T* operator->() { return &std::get<0>(v_); }
-  const T* operator->() const { return &std::get<0>(v_); }
-  T& operator*() & { return std::get<0>(v_); }
-  const Error& error() const { return std::get<1>(v_); }
+  T& value() & { return *value_; }
+  const T& value() const& { return *value_; }
+  T&& value() && { return std::move(*value_); }
+  T* operator->() { return &*value_; }
+  const T* operator->() const { return &*value_; }
+  T& operator*() & { return *value_; }
+  const Error& error() const { return error_; }
 
  private:
-  std::variant<T, Error> v_;
+  std::optional<T> value_;
+  Error error_;
 };
 
 // Result<void>: success or an Error.

@@ -50,6 +50,12 @@ Result<ModelWeights> ModelWeights::resolve(const GgufFile& f, const ModelConfig&
   CYLLM_GET("output.weight", d, c.n_vocab, false, w.output);
   if (!w.output.present()) w.output = w.token_embd;  // tied embeddings
   CYLLM_GET("rope_freqs.weight", c.rope_dim / 2, 1, false, w.rope_freqs);
+  // Each layer has at least 9 tensors; a block_count the file cannot hold is corrupt metadata
+  // (and must not drive an allocation).
+  if (static_cast<size_t>(c.n_layer) > f.tensors().size() / 9)
+    return make_error(ErrorCode::kMalformedFile, "block_count " + std::to_string(c.n_layer) + " needs at least " +
+                                                     std::to_string(9ull * c.n_layer) + " tensors but '" + f.path() +
+                                                     "' has " + std::to_string(f.tensors().size()));
   w.layers.resize(static_cast<size_t>(c.n_layer));
   for (int i = 0; i < c.n_layer; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
