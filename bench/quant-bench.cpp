@@ -4,6 +4,8 @@
 //   gemv_49152x576  the same on the 49152-row output projection (memory-sized), 1 and 2 threads
 //   gemm_576x1536x64 a prefill-shaped tile: 576 rows of 1536, 64 activation columns
 // GB/s counts weight bytes read; GOP/s counts 2 * rows * n * columns.
+// Q4_1 and Q8_0 also get a "packed-vnni" entry (backend/packed.h: row-interleaved weights made
+// once, outside the timing) when the CPU has AVX512-VNNI.
 // Usage: cyllm_quant_bench [min_seconds_per_case=0.3]
 #include <time.h>
 
@@ -15,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "backend/packed.h"
 #include "backend/quant-impl.h"
 #include "backend/quant.h"
 
@@ -99,17 +102,38 @@ double run_matmul(const Matrix& m, const std::vector<uint8_t>& a, int64_t cols, 
   }, false);
 }
 
+// The same products through the packed kernels: groups of 16 rows split evenly between threads.
+double run_packed(const Matrix& m, const std::vector<uint8_t>& a, int64_t cols, int threads) {
+  const auto pw = pack_weight(m.type, m.n, m.rows, m.data.data(), m.row_bytes);
+  const GgmlType at = vec_dot_type(m.type);
+  const size_t arb = *row_bytes(at, m.n);
+  std::vector<float> sc(static_cast<size_t>(2 * (m.n / 32) * cols));
+  for (int64_t c = 0; c < cols; ++c) packed_act_scales(at, a.data() + c * arb, m.n, sc.data() + c * 2 * (m.n / 32));
+  std::vector<float> y(static_cast<size_t>(m.rows * cols));
+  auto call = [&](int64_t g0, int64_t g1) {
+    packed_matmul(*pw, g0, g1 - g0, a.data(), arb, sc.data(), cols, y.data(), m.rows);
+  };
+  if (threads == 1) return time_per_call([&] { call(0, pw->ngroups); }, true);
+  return time_per_call([&] {
+    std::vector<std::thread> ts;
+    const int64_t per = (pw->ngroups + threads - 1) / threads;
+    for (int t = 0; t < threads; ++t) ts.emplace_back(call, t * per, std::min(pw->ngroups, (t + 1) * per));
+    for (auto& t : ts) t.join();
+  }, false);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc > 1) g_min_seconds = std::atof(argv[1]);
   std::mt19937 rng(1234);
-  struct IsaCase { Isa isa; bool vnni; std::string name; };
+  struct IsaCase { Isa isa; bool vnni; std::string name; bool packed = false; };
   std::vector<IsaCase> isas{{Isa::kScalar, false, "scalar"}};
   if (isa_supported(Isa::kAvx2)) isas.push_back({Isa::kAvx2, false, "avx2"});
   if (isa_supported(Isa::kAvx512)) {
     isas.push_back({Isa::kAvx512, false, "avx512"});
     if (__builtin_cpu_supports("avx512vnni")) isas.push_back({Isa::kAvx512, true, "avx512-vnni"});
+    if (packed_available()) isas.push_back({Isa::kAvx512, true, "packed-vnni", true});
   }
   const GgmlType types[] = {GgmlType::Q4_1, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::F16};  // n = 576: no K-quants
   std::printf("{\n  \"threads_available\": %u,\n  \"results\": [", std::thread::hardware_concurrency());
@@ -121,6 +145,10 @@ int main(int argc, char** argv) {
     const auto a576 = make_acts(t, 576, 1, rng);
     const auto a1536 = make_acts(t, 1536, 64, rng);
     for (const IsaCase& ic : isas) {
+      if (ic.packed && !packed_type_supported(t)) continue;
+      auto run_matmul = [&](const Matrix& m, const std::vector<uint8_t>& a, int64_t cols, Isa isa, int threads) {
+        return ic.packed ? run_packed(m, a, cols, threads) : ::run_matmul(m, a, cols, isa, threads);
+      };
       if (ic.isa == Isa::kAvx512) avx512::set_vnni_enabled(ic.vnni);
       const bool slow = ic.isa == Isa::kScalar;
       const double s_small = run_matmul(small, a576, 1, ic.isa, 1);

@@ -1,6 +1,8 @@
+// Float kernels of the CPU forward pass (see cpu-ops.h), multiversioned with target_clones.
 #include "backend/cpu-ops.h"
 
 #include <cmath>
+#include <type_traits>
 
 // One body, three code paths; the dynamic loader picks the best for the running CPU.
 #define CYLLM_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -15,9 +17,10 @@ void rmsnorm(const float* x, const float* w, float* y, int n, float eps) {
   for (int i = 0; i < n; ++i) y[i] = x[i] * inv * w[i];
 }
 
-CYLLM_MULTIVERSION
-float dot_f32(const float* a, const float* b, int n) {
-  // Eight partial sums so the compiler can keep several vector accumulators in flight.
+namespace {
+// Sixteen partial sums so the compiler can keep several vector accumulators in flight.
+template <class N>
+inline float dot_body(const float* a, const float* b, N n) {
   float acc[16] = {};
   int i = 0;
   for (; i + 16 <= n; i += 16)
@@ -27,9 +30,24 @@ float dot_f32(const float* a, const float* b, int n) {
   for (float v : acc) s += v;
   return s;
 }
+}  // namespace
+
+// Attention calls these once per (head, key) with n = head_dim, so the common head size 64 gets
+// a fully unrolled copy (same arithmetic, same results).
+CYLLM_MULTIVERSION
+float dot_f32(const float* a, const float* b, int n) {
+  if (n == 64) return dot_body(a, b, std::integral_constant<int, 64>{});
+  return dot_body(a, b, n);
+}
 
 CYLLM_MULTIVERSION
 void axpy_f32(float a, const float* x, float* y, int n) {
+  if (n == 64 && (x + 64 <= y || y + 64 <= x)) {  // disjoint: vectorizes without alias checks
+    const float* __restrict xr = x;
+    float* __restrict yr = y;
+    for (int i = 0; i < 64; ++i) yr[i] += a * xr[i];
+    return;
+  }
   for (int i = 0; i < n; ++i) y[i] += a * x[i];
 }
 

@@ -2,6 +2,7 @@
 // the weight -> activation vec-dot type table, and routing of each call to the AVX-512, AVX2 or
 // scalar kernels. A SIMD entry point that has no kernel for a type returns false and the scalar
 // reference runs instead, so every (ISA, type) pair works.
+#include <cpuid.h>
 #include <cstdlib>
 #include <string_view>
 
@@ -18,16 +19,34 @@ std::string_view isa_name(Isa isa) {
   return "unknown";
 }
 
-bool isa_supported(Isa isa) {
+namespace {
+// F16C through CPUID leaf 1 (ECX bit 29): clang 14's __builtin_cpu_supports does not know "f16c".
+bool cpu_has_f16c() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & (1u << 29)) != 0;
+}
+}  // namespace
+
+namespace {
+bool detect(Isa isa) {
   switch (isa) {
     case Isa::kScalar: return true;
     case Isa::kAvx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
     case Isa::kAvx512:
-      return isa_supported(Isa::kAvx2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      return detect(Isa::kAvx2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
   }
   return false;
+}
+}  // namespace
+
+// Detected once: some __builtin_cpu_supports checks (f16c) execute CPUID, which traps to the
+// hypervisor in a VM (microseconds), and every kernel call asks.
+bool isa_supported(Isa isa) {
+  static const bool supported[3] = {detect(Isa::kScalar), detect(Isa::kAvx2), detect(Isa::kAvx512)};
+  const auto i = static_cast<unsigned>(isa);
+  return i < 3 && supported[i];
 }
 
 Isa best_supported_isa() {

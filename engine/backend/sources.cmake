@@ -1,6 +1,7 @@
 # Scalar reference kernels compile for the baseline ISA; the SIMD files get their own flags and
 # are only called after a run-time CPU check (backend/quant-dispatch.cpp). The VNNI instance of the
-# AVX-512 32-block matmul is only called when the CPU reports avx512vnni. Floating-point
+# AVX-512 32-block matmul and the packed-weight kernels (packed-avx512-vnni.cpp) are only called
+# when the CPU reports avx512vnni. Floating-point
 # contraction is off so SIMD dequant/K-quant scaling repeats the scalar expressions exactly.
 target_sources(cyllm_engine PRIVATE
   backend/quant-dispatch.cpp
@@ -13,6 +14,8 @@ target_sources(cyllm_engine PRIVATE
   backend/quant-avx512-q32.cpp
   backend/quant-avx512-q32-vnni.cpp
   backend/quant-avx512-kquants.cpp
+  backend/packed-repack.cpp
+  backend/packed-avx512-vnni.cpp
 )
 set(_cyllm_avx2 "-mavx2;-mfma;-mf16c;-ffp-contract=off")
 # GCC 12 reports false -Wmaybe-uninitialized inside avx512fintrin.h (_mm512_undefined_*); silenced.
@@ -23,11 +26,12 @@ set_source_files_properties(backend/quant-avx2.cpp backend/quant-avx2-q32.cpp ba
   PROPERTIES COMPILE_OPTIONS "${_cyllm_avx2}")
 set_source_files_properties(backend/quant-avx512.cpp backend/quant-avx512-q32.cpp backend/quant-avx512-kquants.cpp
   PROPERTIES COMPILE_OPTIONS "${_cyllm_avx512}")
-set_source_files_properties(backend/quant-avx512-q32-vnni.cpp PROPERTIES COMPILE_OPTIONS "${_cyllm_avx512};-mavx512vnni")
+set_source_files_properties(backend/quant-avx512-q32-vnni.cpp backend/packed-avx512-vnni.cpp PROPERTIES COMPILE_OPTIONS "${_cyllm_avx512};-mavx512vnni")
 
 # CPU ops, matmul driver and device selection (used by engine/model).
 target_sources(cyllm_engine PRIVATE
   backend/cpu-ops.cpp
+  backend/cpu-attention.cpp
   backend/cpu-matmul.cpp
   backend/device.cpp
 )

@@ -1,8 +1,10 @@
 // The tensors of a llama-family model, resolved by name from a GGUF file and checked for shape
-// and type before any forward pass runs. Weights stay in the memory map in their stored type.
+// and type before any forward pass runs. Weights stay in the memory map in their stored type; some
+// also get a repacked copy for the CPU kernels (WeightRef::packed).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,6 +13,9 @@
 #include "model/model-config.h"
 
 namespace cyllm {
+namespace cpu {
+struct PackedWeight;  // backend/packed.h
+}
 
 // A 2-D (or 1-D) weight: ne0 elements per row, ne1 rows.
 struct WeightRef {
@@ -20,6 +25,8 @@ struct WeightRef {
   int64_t ne1 = 1;
   size_t row_stride = 0;  // bytes between rows
   const uint8_t* data = nullptr;
+  // Optional row-interleaved copy for the packed CPU kernels (backend/packed.h), made at load.
+  std::shared_ptr<const cpu::PackedWeight> packed;
 
   bool present() const { return data != nullptr; }
   const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_stride; }
