@@ -13,6 +13,9 @@ namespace {
 // About 50-100 us of spinning before a worker sleeps: long enough to bridge the gap between two
 // matmuls of one decode step, short enough not to burn a core while the engine is idle.
 constexpr int kSpinIterations = 20000;
+// The caller waits for workers still inside a slice: spin briefly, then yield the core, which
+// matters when the machine is oversubscribed and that worker needs it to finish.
+constexpr int kCallerSpins = 2000;
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) {
@@ -24,10 +27,16 @@ ThreadPool::ThreadPool(int n_threads) {
 }
 
 ThreadPool::~ThreadPool() {
-  stop_.store(true, std::memory_order_release);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
+  stop_.store(true, std::memory_order_seq_cst);
+  generation_.fetch_add(1, std::memory_order_seq_cst);
   generation_.notify_all();
   for (auto& t : threads_) t.join();
+}
+
+void ThreadPool::run_slices(uint64_t) {
+  for (int s = next_slice_.fetch_add(1, std::memory_order_relaxed); s < n_threads_;
+       s = next_slice_.fetch_add(1, std::memory_order_relaxed))
+    thunk_(ctx_, s, n_threads_);
 }
 
 void ThreadPool::run_erased(Thunk thunk, void* ctx) {
@@ -37,14 +46,23 @@ void ThreadPool::run_erased(Thunk thunk, void* ctx) {
   }
   thunk_ = thunk;
   ctx_ = ctx;
-  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
+  next_slice_.store(0, std::memory_order_relaxed);
+  const uint64_t gen = generation_.load(std::memory_order_relaxed) + 1;
+  state_.store(gen << 1, std::memory_order_seq_cst);       // open
+  generation_.store(gen, std::memory_order_seq_cst);       // publishes thunk_/ctx_ too
   generation_.notify_all();
-  thunk(ctx, 0, n_threads_);
-  while (pending_.load(std::memory_order_acquire) != 0) CYLLM_PAUSE();
+  run_slices(gen);
+  state_.store((gen << 1) | 1, std::memory_order_seq_cst);  // closed: late workers stay out
+  for (int spin = 0; active_.load(std::memory_order_seq_cst) != 0; ++spin) {
+    if (spin < kCallerSpins) {
+      CYLLM_PAUSE();
+    } else {
+      std::this_thread::yield();
+    }
+  }
 }
 
-void ThreadPool::worker(int index) {
+void ThreadPool::worker(int) {
   uint64_t seen = 0;
   for (;;) {
     uint64_t g = generation_.load(std::memory_order_acquire);
@@ -58,8 +76,11 @@ void ThreadPool::worker(int index) {
     }
     seen = g;
     if (stop_.load(std::memory_order_acquire)) return;
-    thunk_(ctx_, index, n_threads_);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    // Join only while the region is open: registering in active_ before checking the state (both
+    // sequentially consistent) means the caller either sees us active or we see it closed.
+    active_.fetch_add(1, std::memory_order_seq_cst);
+    if (state_.load(std::memory_order_seq_cst) == (g << 1)) run_slices(g);
+    active_.fetch_sub(1, std::memory_order_seq_cst);
   }
 }
 

@@ -2,7 +2,12 @@
 //
 // Decode runs a few hundred parallel regions per token, so wake-up latency matters more than
 // anything: workers spin briefly on an atomic generation counter before they sleep (std::atomic
-// wait/notify, a futex on Linux). The calling thread takes part as thread 0.
+// wait/notify, a futex on Linux). The calling thread takes part.
+//
+// Robust to a busy machine: the slices of a region (0..n-1) are claimed by whichever thread comes
+// first, so when the OS has not yet scheduled a worker, the caller runs that worker's slice itself
+// instead of spinning until the worker appears. The caller then waits only for workers that are
+// inside a slice. A worker that arrives after the region has closed does nothing.
 #pragma once
 
 #include <atomic>
@@ -22,7 +27,8 @@ class ThreadPool {
 
   int size() const { return n_threads_; }
 
-  // Runs fn(thread_index, n_threads) once on every thread and returns when all are done.
+  // Runs fn(slice, n_slices) once for every slice in [0, size()) — each slice on whichever
+  // thread claims it first — and returns when all are done.
   template <class F>
   void run(F&& fn) {
     using Fn = std::remove_reference_t<F>;
@@ -53,10 +59,14 @@ class ThreadPool {
   void run_erased(Thunk thunk, void* ctx);
   void worker(int index);
 
+  void run_slices(uint64_t gen);
+
   int n_threads_ = 1;
   std::vector<std::thread> threads_;
-  alignas(64) std::atomic<uint64_t> generation_{0};
-  alignas(64) std::atomic<int> pending_{0};
+  alignas(64) std::atomic<uint64_t> generation_{0};  // bumped to start a region (wakes workers)
+  alignas(64) std::atomic<uint64_t> state_{1};       // (generation << 1) | closed
+  alignas(64) std::atomic<int> next_slice_{0};
+  alignas(64) std::atomic<int> active_{0};            // workers inside the current region
   Thunk thunk_ = nullptr;
   void* ctx_ = nullptr;
   std::atomic<bool> stop_{false};
