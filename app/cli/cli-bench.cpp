@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/quant.h"
+#include "cli/bench-serving.h"
 #include "cli/commands.h"
 #include "cli/session.h"
 #include "core/memory-bandwidth.h"
@@ -28,7 +29,11 @@ std::string help() {
              "  --prompt N   prompt tokens for prefill (default: 512)\n"
              "  --gen N      tokens to decode (default: 128)\n"
              "  --reps R     repetitions; the median is reported (default: 3)\n"
-             "  --json       print one JSON object on stdout\n") +
+             "  --json       print one JSON object on stdout\n"
+             "  --concurrency N   instead: N concurrent streams through the serving scheduler\n"
+             "                    (continuous batching), with a single-stream run and a shared-prefix\n"
+             "                    cache test (cold vs warm TTFT) in the same run\n"
+             "  --shared-prefix N tokens of the shared prefix for that test (default: 1024)\n") +
          kModelHelp;
 }
 
@@ -46,7 +51,7 @@ double peak_rss_mb() {
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  std::set<std::string> values = {"--prompt", "--gen", "--reps"};
+  std::set<std::string> values = {"--prompt", "--gen", "--reps", "--concurrency", "--shared-prefix"};
   values.insert(kModelValueOpts.begin(), kModelValueOpts.end());
   Args a(argc, argv, values, {"--json", "--help"}, kModelAliases);
   if (!a.ok() || a.flag("--help")) {
@@ -63,6 +68,22 @@ int cmd_bench(int argc, char** argv) {
   }
   auto lm = load_model("bench", a);
   if (!lm) return 1;
+  if (a.get("--concurrency")) {
+    ServingBenchOptions so;
+    so.concurrency = static_cast<int>(a.get_int("--concurrency", 8));
+    so.prompt_tokens = a.get("--prompt") ? n_prompt : 128;
+    so.gen_tokens = n_gen;
+    so.shared_prefix_tokens = static_cast<int>(a.get_int("--shared-prefix", 1024));
+    if (!a.ok() || so.concurrency < 1 || so.shared_prefix_tokens < 1) {
+      std::fprintf(stderr, "cyllm bench: --concurrency and --shared-prefix must be positive integers\n");
+      return 2;
+    }
+    auto j = run_serving_bench(*lm, so);
+    j["model"] = *a.get("--model");
+    j["peak_rss_mb"] = peak_rss_mb();
+    std::printf("%s\n", a.flag("--json") ? j.dump().c_str() : j.dump(2).c_str());
+    return 0;
+  }
   const ModelConfig& cfg = lm->model->config();
   ContextOptions opts = lm->ctx_opts;
   opts.n_ctx = std::max(n_prompt, n_gen) + 1;

@@ -7,7 +7,7 @@
 
 #include "cli/args.h"
 #include "core/thread-pool.h"
-#include "model/llama-model.h"
+#include "model/inference-context.h"
 #include "serve/sampler.h"
 #include "text/tokenizer.h"
 

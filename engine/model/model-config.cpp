@@ -38,6 +38,10 @@ Result<ModelConfig> ModelConfig::from_gguf(const GgufFile& f) {
   if (c.n_head_kv <= 0 || c.n_head % c.n_head_kv != 0)
     return make_error(ErrorCode::kMalformedFile, "head_count " + std::to_string(c.n_head) +
                                                      " is not a multiple of head_count_kv " + std::to_string(c.n_head_kv));
+  if (c.n_head / c.n_head_kv > 128)
+    return make_error(ErrorCode::kUnsupported, "more than 128 query heads per KV head is not supported");
+  if (c.head_dim > 256)
+    return make_error(ErrorCode::kUnsupported, "head dimension " + std::to_string(c.head_dim) + " is over 256, which the CPU attention kernel does not handle");
   if (c.head_dim <= 0 || c.head_dim % 2 != 0 || c.rope_dim > c.head_dim || c.rope_dim % 2 != 0)
     return make_error(ErrorCode::kMalformedFile, "head dimension " + std::to_string(c.head_dim) + " / rope dimension " +
                                                      std::to_string(c.rope_dim) + " are not usable");

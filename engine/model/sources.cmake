@@ -6,4 +6,7 @@ target_sources(cyllm_engine PRIVATE
   model/model-config.cpp
   model/weights.cpp
   model/llama-model.cpp
+  model/kv-storage.cpp
+  model/forward.cpp
+  model/inference-context.cpp
 )

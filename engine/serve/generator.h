@@ -12,7 +12,7 @@
 
 #include "core/status.h"
 #include "core/thread-pool.h"
-#include "model/llama-model.h"
+#include "model/inference-context.h"
 #include "serve/sampler.h"
 #include "text/tokenizer.h"
 

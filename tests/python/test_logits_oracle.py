@@ -41,14 +41,17 @@ PROMPTS = [
 # float32 rounding: observed max |error| 1e-4 over all prompts, bound 1e-3; the smallest top-1
 # margin in the reference over these prompts is 0.005, so top-1 must agree at every position.
 # Default mode quantizes each activation row to 8 bits per block of 32 before every matrix product
-# (as llama.cpp's CPU path does). Emulating just that quantization in numpy moves the reference's
-# next-token distribution by KL up to 0.023 nats on these prompts and flips top-1 at a few
-# near-ties; the engine measures up to 0.027. So the default path is bounded by KL < 0.05 nats,
-# a mean-centred RMS logit error under 15% of the logits' spread (logits are defined up to a
-# shift), and its top-1 token must be within 0.5 logits of the reference's best at every position.
+# (as llama.cpp's CPU path does). That noise is amplified through 30 layers: emulating just that
+# quantization in numpy moves the next-token distribution by KL up to 0.023 nats on these prompts,
+# and our own scalar reference path of the same scheme reaches 0.066 at one position (different
+# but equally valid rounding), while the mean over all positions stays near 0.005. So the default
+# path is bounded by a mean KL under 0.01 nats over all positions, a per-position KL under 0.1, a
+# mean-centred RMS logit error under 15% of the logits' spread (logits are defined up to a shift),
+# and its top-1 token must be within 0.5 logits of the reference's best at every position.
 # A real bug (RoPE pairing, GQA head mapping, a skipped norm or layer) gives KL above 1 nat.
 EXACT_ABS = 1e-3
-MAX_KL = 0.05
+MAX_KL = 0.1
+MEAN_KL = 0.01
 RMS_REL = 0.15
 TOP1_SLACK = 0.5
 
@@ -107,6 +110,7 @@ def test_exact_logits_match_reference(default_model, cases):
 
 
 def test_default_logits_close_to_reference(default_model, cases):
+    kls = []
     for prompt, ids, ref in cases:
         ours = _engine_logits(default_model, ids)
         assert ours.shape == ref.shape
@@ -114,12 +118,14 @@ def test_default_logits_close_to_reference(default_model, cases):
         for t in range(len(ids)):
             lp_ref, lp_ours = _log_softmax(ref[t]), _log_softmax(ours[t])
             kl = float(np.sum(np.exp(lp_ref) * (lp_ref - lp_ours)))
+            kls.append(kl)
             assert kl < MAX_KL, f"{prompt!r} position {t}: KL(reference || engine) = {kl:.4f}"
             err = (ours[t] - ours[t].mean()) - (ref[t] - ref[t].mean())
             rms = float(np.sqrt(np.mean(err**2)))
             assert rms < RMS_REL * ref[t].std(), f"{prompt!r} position {t}: centred rms error {rms:.3f}"
             pick = int(np.argmax(ours[t]))
             assert ref[t][pick] >= ref[t].max() - TOP1_SLACK, f"{prompt!r} position {t}: engine picks a clearly worse token"
+    assert float(np.mean(kls)) < MEAN_KL, f"mean KL over {len(kls)} positions is {np.mean(kls):.4f}"
 
 
 def test_chunked_prefill_equals_single_batch(default_model):

@@ -1,7 +1,7 @@
 // The llama forward pass on tiny generated models (random F32 weights written to GGUF in memory):
 // incremental decode equals full prefill, chunking does not change results, and bad models or
 // inputs give clear errors.
-#include "model/llama-model.h"
+#include "model/inference-context.h"
 
 #include <gtest/gtest.h>
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "model/llama-model.h"
+#include "model/inference-context.h"
 
 int main(int argc, char** argv) {
   if (argc < 4) {

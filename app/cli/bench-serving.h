@@ -1,0 +1,21 @@
+// `cyllm bench --concurrency N`: the serving scheduler under N concurrent streams.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "cli/session.h"
+
+namespace cyllm::cli {
+
+struct ServingBenchOptions {
+  int concurrency = 8;
+  int prompt_tokens = 128;
+  int gen_tokens = 128;
+  int shared_prefix_tokens = 1024;
+};
+
+// Runs single-stream and N-stream decode through the scheduler, and the shared-prefix TTFT test
+// (cache cold vs warm); returns the JSON report.
+nlohmann::json run_serving_bench(LoadedModel& lm, const ServingBenchOptions& o);
+
+}  // namespace cyllm::cli
