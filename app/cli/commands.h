@@ -10,5 +10,7 @@ int cmd_generate(int argc, char** argv);
 int cmd_chat(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_template(int argc, char** argv);
+int cmd_validate(int argc, char** argv);
+int cmd_render(int argc, char** argv);
 
 }  // namespace cyllm::cli

@@ -20,6 +20,8 @@ constexpr Command kCommands[] = {
     {"chat", cyllm::cli::cmd_chat, "chat interactively using the model's chat template"},
     {"bench", cyllm::cli::cmd_bench, "measure load time, prefill and decode speed (JSON)"},
     {"template", cyllm::cli::cmd_template, "render a chat template for a messages file (exact text)"},
+    {"validate", cyllm::cli::cmd_validate, "check a training dataset: every problem with its row, field and reason"},
+    {"render", cyllm::cli::cmd_render, "show one dataset row as trained: template text with trained spans marked"},
 };
 
 void usage(FILE* out) {

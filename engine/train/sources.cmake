@@ -1,0 +1,25 @@
+# Training data: dataset formats (JSONL, JSON, CSV, Parquet), schemas, validation, rendering with
+# the chat template and loss masks, train/eval split.
+target_sources(cyllm_engine PRIVATE
+  train/dataset-format.cpp
+  train/dataset-jsonl.cpp
+  train/json-fast.cpp
+  train/dataset-json.cpp
+  train/dataset-csv.cpp
+  train/dataset-parquet.cpp
+  train/parquet-thrift.cpp
+  train/parquet-decode.cpp
+  train/dataset-schema.cpp
+  train/dataset-validate.cpp
+  train/dataset-render.cpp
+  train/dataset-split.cpp
+)
+
+# Parquet page codecs (Debian: zlib1g-dev, libzstd-dev, libsnappy-dev; see scripts/setup-deps.sh).
+find_package(ZLIB REQUIRED)
+find_path(CYLLM_ZSTD_INCLUDE zstd.h REQUIRED)
+find_library(CYLLM_ZSTD_LIB zstd REQUIRED)
+find_path(CYLLM_SNAPPY_INCLUDE snappy-c.h REQUIRED)
+find_library(CYLLM_SNAPPY_LIB snappy REQUIRED)
+target_include_directories(cyllm_engine PRIVATE ${CYLLM_ZSTD_INCLUDE} ${CYLLM_SNAPPY_INCLUDE})
+target_link_libraries(cyllm_engine PRIVATE ZLIB::ZLIB ${CYLLM_ZSTD_LIB} ${CYLLM_SNAPPY_LIB})
