@@ -119,6 +119,7 @@ int cmd_bench(int argc, char** argv) {
     tg.push_back(n_gen / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     std::fprintf(stderr, " %.1f tok/s\n", tg.back());
   }
+  const double rss_mb = peak_rss_mb();  // before the bandwidth test's 512 MiB buffer
   std::fprintf(stderr, "bench: measuring memory bandwidth ...\n");
   const double bw = measure_read_bandwidth_gbs(*lm->pool);
   const uint64_t bytes_per_token = lm->model->weights().weight_bytes;
@@ -135,7 +136,7 @@ int cmd_bench(int argc, char** argv) {
   j["load_ms"] = lm->load_ms;
   j["prefill_tok_s"] = median(pp);
   j["decode_tok_s"] = median(tg);
-  j["peak_rss_mb"] = peak_rss_mb();
+  j["peak_rss_mb"] = rss_mb;
   j["weight_bytes_per_token"] = bytes_per_token;
   j["memory_bandwidth_gbs"] = bw;
   j["decode_bound_tok_s"] = bound;
@@ -144,7 +145,7 @@ int cmd_bench(int argc, char** argv) {
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("load %.0f ms | prefill %.1f tok/s | decode %.1f tok/s (bound %.1f tok/s at %.1f GB/s, %.0f%%) | peak RSS %.0f MB\n",
-                lm->load_ms, median(pp), median(tg), bound, bw, 100.0 * median(tg) / bound, peak_rss_mb());
+                lm->load_ms, median(pp), median(tg), bound, bw, 100.0 * median(tg) / bound, rss_mb);
   }
   return 0;
 }

@@ -9,10 +9,12 @@
 namespace cyllm::cpu {
 
 struct KvBlocksView {
-  const float* const* k_blocks;  // per block: first row of this head's keys (row stride `stride`)
+  // Per block: this head's keys, transposed: dim d of position r at k_blocks[b][d * block_tokens + r].
+  const float* const* k_blocks;
+  // Per block: this head's first value row; rows are `stride` floats apart.
   const float* const* v_blocks;
   int block_tokens;
-  size_t stride;                 // floats between consecutive rows of a block
+  size_t stride;
 };
 
 // q[r]: query row r (head_dim floats), which sees keys [0, n_keys[r]); out[r]: its output row.

@@ -35,3 +35,6 @@ target_sources(cyllm_engine PRIVATE
   backend/cpu-matmul.cpp
   backend/device.cpp
 )
+# Attention: fused multiply-add in the AVX2/AVX-512 clones (one clone is used for every call, so
+# results stay independent of batch composition).
+set_source_files_properties(backend/cpu-attention.cpp PROPERTIES COMPILE_OPTIONS "-ffp-contract=fast")

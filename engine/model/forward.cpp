@@ -94,7 +94,7 @@ void ForwardPass::attention(std::span<const SeqBatch> batch, std::span<const int
       kb.resize(nblk);
       vb.resize(nblk);
       for (size_t i = 0; i < nblk; ++i) {
-        kb[i] = kv.k(layer, sq.block_table[i], 0) + static_cast<size_t>(g) * HD;
+        kb[i] = kv.kt(layer, sq.block_table[i]) + static_cast<size_t>(g) * HD * BT;
         vb[i] = kv.v(layer, sq.block_table[i], 0) + static_cast<size_t>(g) * HD;
       }
       // Query rows: token-major, then the group's query heads (h = g * group + k).
@@ -110,7 +110,7 @@ void ForwardPass::attention(std::span<const SeqBatch> batch, std::span<const int
           n_keys[i * group + k] = s.pos_of_token[static_cast<size_t>(t0 + i)] + 1;
         }
       if (scratch.size() < static_cast<size_t>(nq) * max_keys) scratch.resize(static_cast<size_t>(nq) * max_keys * 2);
-      const cpu::KvBlocksView view{kb.data(), vb.data(), BT, static_cast<size_t>(KVD)};
+      const cpu::KvBlocksView view{kb.data(), vb.data(), BT, static_cast<size_t>(KVD)};  // keys: [dim][BT]
       cpu::attention_rows(qrows, nq, n_keys, view, HD, scale, orows, scratch.data());
     }
   });
@@ -182,8 +182,7 @@ void ForwardPass::run(std::span<const SeqBatch> batch, KvStorage& kv) {
       cpu::rope_adjacent(k, c.n_head_kv, HD, c.rope_dim, cs, sn);
       const SeqBatch& sq = batch[static_cast<size_t>(s.seq_of_token[static_cast<size_t>(t)])];
       const int blk = sq.block_table[static_cast<size_t>(p / BT)];
-      std::memcpy(kv.k(il, blk, p % BT), k, sizeof(float) * KVD);
-      std::memcpy(kv.v(il, blk, p % BT), v, sizeof(float) * KVD);
+      kv.write(il, blk, p % BT, k, v);
     }
     attention(batch, seq_of_token, il, kv);
     project(s.attn.data(), QD, {{&L.wo, s.proj.data()}});

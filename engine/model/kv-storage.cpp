@@ -13,12 +13,18 @@ KvStorage::KvStorage(int n_layer, int kv_dim, int block_tokens, int n_blocks)
   v_.reset(new float[elements_]);
 }
 
+void KvStorage::write(int layer, int block, int row, const float* k, const float* v) {
+  float* kt_base = kt(layer, block) + row;
+  for (int c = 0; c < kv_dim_; ++c) kt_base[static_cast<size_t>(c) * block_tokens_] = k[c];
+  std::memcpy(this->v(layer, block, row), v, sizeof(float) * kv_dim_);
+}
+
 void KvStorage::copy_block(int from, int to, int rows) {
   if (from == to || rows <= 0) return;
-  const size_t bytes = static_cast<size_t>(rows) * kv_dim_ * sizeof(float);
+  const size_t block_bytes = static_cast<size_t>(block_tokens_) * kv_dim_ * sizeof(float);
   for (int l = 0; l < n_layer_; ++l) {
-    std::memcpy(k(l, to, 0), k(l, from, 0), bytes);
-    std::memcpy(v(l, to, 0), v(l, from, 0), bytes);
+    std::memcpy(kt(l, to), kt(l, from), block_bytes);  // transposed: rows are spread over the block
+    std::memcpy(v(l, to, 0), v(l, from, 0), static_cast<size_t>(rows) * kv_dim_ * sizeof(float));
   }
 }
 

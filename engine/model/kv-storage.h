@@ -1,5 +1,8 @@
 // Key/value storage for the forward pass, in fixed-size blocks: for every layer, `n_blocks`
-// blocks of `block_tokens` positions x kv_dim floats, for keys and for values. A sequence sees its
+// blocks of `block_tokens` positions, for keys and for values. Values are stored row-major
+// ([position][kv_dim]); keys are stored transposed ([kv_dim][position]) so that attention scores
+// for 16 consecutive positions are one vector FMA per dimension, with no transpose at read time.
+// A sequence sees its
 // positions through a block table (position p lives in block table[p / block_tokens] at row
 // p % block_tokens). A single sequence with one block of n_ctx positions is a plain contiguous
 // cache; the scheduler's paged cache uses many small blocks (bookkeeping in serve/kv-blocks.h).
@@ -24,10 +27,14 @@ class KvStorage {
   // Bytes one token occupies across all layers (keys and values).
   static size_t bytes_per_token(int n_layer, int kv_dim) { return size_t{2} * n_layer * kv_dim * sizeof(float); }
 
-  float* k(int layer, int block, int row) { return k_.get() + offset(layer, block, row); }
+  // Keys of a block, transposed: element (dim c, position r) at kt(layer, block)[c * block_tokens + r].
+  float* kt(int layer, int block) { return k_.get() + offset(layer, block, 0); }
+  const float* kt(int layer, int block) const { return k_.get() + offset(layer, block, 0); }
+  // Values of a block, row-major: row r at v(layer, block, r).
   float* v(int layer, int block, int row) { return v_.get() + offset(layer, block, row); }
-  const float* k(int layer, int block, int row) const { return k_.get() + offset(layer, block, row); }
   const float* v(int layer, int block, int row) const { return v_.get() + offset(layer, block, row); }
+  // Stores one position's keys (kv_dim floats) and values.
+  void write(int layer, int block, int row, const float* k, const float* v);
   // Copies every layer's rows [0, rows) of block `from` into block `to` (copy-on-write of a
   // shared, partly filled block).
   void copy_block(int from, int to, int rows);
