@@ -1,6 +1,9 @@
 #include "cli/args.h"
 
 #include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
 
 namespace cyllm::cli {
 
@@ -85,6 +88,17 @@ double Args::get_double(const std::string& name, double fallback) {
     return fallback;
   }
   return x;
+}
+
+bool read_input(const std::string& path, std::string* out) {
+  if (path == "-") {
+    out->assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    return !std::cin.bad();
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return !in.bad();
 }
 
 }  // namespace cyllm::cli

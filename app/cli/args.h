@@ -37,4 +37,7 @@ class Args {
   std::string error_;
 };
 
+// Reads a whole file ("-": standard input) into out; false when it cannot be read.
+bool read_input(const std::string& path, std::string* out);
+
 }  // namespace cyllm::cli

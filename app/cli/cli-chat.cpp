@@ -5,8 +5,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <iostream>
 #include <string>
 
@@ -53,14 +51,10 @@ int cmd_chat(int argc, char** argv) {
 
   std::string template_override;
   if (auto f = a.get("--template")) {
-    std::ifstream in(*f, std::ios::binary);
-    if (!in) {
+    if (!read_input(*f, &template_override)) {
       std::fprintf(stderr, "cyllm chat: cannot read template file '%s'\n", f->c_str());
       return 1;
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    template_override = ss.str();
   }
   auto prompt = ChatPrompt::create(*lm->model, template_override);
   if (!prompt) {

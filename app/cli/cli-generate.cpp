@@ -1,8 +1,6 @@
 // `cyllm generate -m MODEL -p PROMPT [-n N] [sampling...]`: completes a prompt and prints only the
 // generated text on stdout (streamed); timings go to stderr.
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "cli/commands.h"
 #include "cli/session.h"
@@ -41,14 +39,10 @@ int cmd_generate(int argc, char** argv) {
   if (auto p = a.get("--prompt")) {
     prompt = *p;
   } else if (auto f = a.get("--file")) {
-    std::ifstream in(*f, std::ios::binary);
-    if (!in) {
+    if (!read_input(*f, &prompt)) {
       std::fprintf(stderr, "cyllm generate: cannot read prompt file '%s'\n", f->c_str());
       return 1;
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    prompt = ss.str();
   } else {
     std::fprintf(stderr, "cyllm generate: give a prompt with -p TEXT or -f FILE\n");
     return 2;

@@ -32,24 +32,9 @@ constexpr const char* kUsage =
     "  --var k=v                 extra template variable; v is parsed as JSON when it parses, else a string\n"
     "  --hash                    print the template hash (template text, EOS token) instead of rendering\n";
 
-bool read_file(const std::string& path, std::string* out) {
-  if (path == "-") {
-    std::ostringstream ss;
-    ss << std::cin.rdbuf();
-    *out = ss.str();
-    return true;
-  }
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  *out = ss.str();
-  return true;
-}
-
 bool read_json(const std::string& path, const char* what, nlohmann::ordered_json* out) {
   std::string text;
-  if (!read_file(path, &text)) {
+  if (!read_input(path, &text)) {
     std::fprintf(stderr, "cyllm template: cannot read %s file '%s'\n", what, path.c_str());
     return false;
   }
@@ -88,7 +73,7 @@ int cmd_template(int argc, char** argv) {
 
   ChatTemplateInputs in;
   std::string tpl_text;
-  if (tpl_file && !read_file(*tpl_file, &tpl_text)) {
+  if (tpl_file && !read_input(*tpl_file, &tpl_text)) {
     std::fprintf(stderr, "cyllm template: cannot read template file '%s'\n", tpl_file->c_str());
     return 1;
   }

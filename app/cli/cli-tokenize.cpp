@@ -39,19 +39,6 @@ constexpr const char* kUsage =
     "\n"
     "exit status: 0 ok, 1 unreadable input or model, 2 usage error\n";
 
-bool read_all(const std::string& path, std::string* out) {
-  if (path == "-") {
-    std::ostringstream ss;
-    ss << std::cin.rdbuf();
-    *out = ss.str();
-    return true;
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return !in.bad();
-}
-
 std::string unescape(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -101,7 +88,7 @@ int cmd_tokenize(int argc, char** argv) {
 
   std::string text;
   if (file) {
-    if (!read_all(*file, &text)) {
+    if (!read_input(*file, &text)) {
       std::fprintf(stderr, "cyllm tokenize: cannot read '%s'\n", file->c_str());
       return 1;
     }

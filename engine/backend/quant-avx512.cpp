@@ -182,37 +182,7 @@ bool dequantize_row(GgmlType t, const void* src, float* y, int64_t n) {
   }
 }
 
-bool quantize_row_act(GgmlType t, const float* x, void* dst, int64_t n) {
-  switch (t) {
-    case GgmlType::Q8_0:
-      for (int64_t i = 0; i < n / 32; ++i) {
-        auto& b = static_cast<BlockQ8_0*>(dst)[i];
-        b.d = f2h(quant_q8(x + 32 * i, b.qs, 32, nullptr, nullptr));
-      }
-      return true;
-    case GgmlType::Q8_1:
-      for (int64_t i = 0; i < n / 32; ++i) {
-        auto& b = static_cast<BlockQ8_1*>(dst)[i];
-        int sum = 0;
-        const float d = quant_q8(x + 32 * i, b.qs, 32, nullptr, &sum);
-        b.d = f2h(d);
-        b.s = f2h(d * static_cast<float>(sum));
-      }
-      return true;
-    case GgmlType::Q8_K:
-      for (int64_t i = 0; i < n / 256; ++i) {
-        auto& b = static_cast<BlockQ8_K*>(dst)[i];
-        b.d = quant_q8(x + 256 * i, b.qs, 256, b.bsums, nullptr);
-      }
-      return true;
-    default: return false;
-  }
-}
-
-bool vec_dot(GgmlType w, int64_t n, const void* w_row, const void* act_row, float* out) {
-  if (kq_dot(w, n, w_row, act_row, out)) return true;
-  return matmul_tile(w, n, w_row, 0, 1, act_row, 0, 1, out, 1);
-}
+#include "backend/quant-act.inc"
 
 bool matmul_tile(GgmlType w, int64_t n, const void* w_rows, size_t w_stride, int64_t nrows, const void* act_rows,
                  size_t act_stride, int64_t ncols, float* y, int64_t ldy) {

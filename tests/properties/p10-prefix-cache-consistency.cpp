@@ -8,28 +8,11 @@
 #include <future>
 
 #include "serve/scheduler.h"
+#include "support/default-model.h"
 #include "support/test-paths.h"
 
 namespace cyllm {
 namespace {
-
-struct Env {
-  std::unique_ptr<LlamaModel> model;
-  std::unique_ptr<Tokenizer> tok;
-  ThreadPool pool{2};
-};
-
-Env* env() {
-  static Env* e = [] {
-    auto* out = new Env;
-    const std::string path = test::default_model_path();
-    if (path.empty()) return out;
-    out->model = std::move(LlamaModel::load(path).value());
-    out->tok = std::move(Tokenizer::from_gguf(out->model->gguf()).value());
-    return out;
-  }();
-  return e;
-}
 
 std::vector<int32_t> run(Scheduler& s, const std::vector<int32_t>& prompt, int* cached) {
   std::promise<void> done;
@@ -52,7 +35,7 @@ std::vector<int32_t> run(Scheduler& s, const std::vector<int32_t>& prompt, int* 
 
 TEST(P10PrefixCacheConsistency, CachedEqualsUncached) {
   CYLLM_REQUIRE_DEFAULT_MODEL(path);
-  Env& E = *env();
+  test::DefaultModel& E = test::default_model();
   SchedulerConfig with, without;
   with.block_tokens = without.block_tokens = 8;
   without.prefix_cache.enabled = false;

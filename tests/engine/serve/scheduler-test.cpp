@@ -12,28 +12,13 @@
 #include <set>
 #include <thread>
 
+#include "support/default-model.h"
 #include "support/test-paths.h"
 
 namespace cyllm {
 namespace {
 
-struct Loaded {
-  std::unique_ptr<LlamaModel> model;
-  std::unique_ptr<Tokenizer> tok;
-  ThreadPool pool{2};
-};
-
-Loaded* load_default() {
-  static Loaded* l = [] {
-    auto* out = new Loaded;
-    const std::string path = test::default_model_path();
-    if (path.empty()) return out;
-    out->model = std::move(LlamaModel::load(path).value());
-    out->tok = std::move(Tokenizer::from_gguf(out->model->gguf()).value());
-    return out;
-  }();
-  return l;
-}
+using Loaded = test::DefaultModel;
 
 // Collects one request's events; done() waits for the final one.
 struct Collector {
@@ -97,7 +82,7 @@ std::vector<std::vector<int32_t>> run_alone(Loaded& l, const std::vector<std::ve
 
 #define REQUIRE_MODEL()                     \
   CYLLM_REQUIRE_DEFAULT_MODEL(model_path_); \
-  Loaded& L = *load_default();
+  Loaded& L = test::default_model();
 
 TEST(Scheduler, MixedBatchOf16EqualsAlone) {
   REQUIRE_MODEL();
