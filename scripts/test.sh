@@ -15,9 +15,9 @@ if [ ! -f "$fuzz_build/build.ninja" ]; then
     -DCYLLM_BUILD_FUZZERS=ON -DCYLLM_SANITIZE=ON -DCYLLM_ENABLE_CUDA=OFF -DCYLLM_WITH_QT=OFF \
     -DCYLLM_BUILD_TESTS=OFF
 fi
-cmake --build "$fuzz_build"
+cmake --build "$fuzz_build" --target cyllm_fuzzers
 echo "== fuzzing (ASan/UBSan, bounded time) ==" >&2
-(cd "$fuzz_build" && ctest --output-on-failure -L fuzz)
+(cd "$fuzz_build" && ctest --output-on-failure -L fuzz -j"${CYLLM_TEST_JOBS:-2}")
 
 echo "== test suite ==" >&2
 cd "$build"
