@@ -141,9 +141,11 @@ void ForwardPass::run(std::span<const SeqBatch> batch, KvStorage& kv) {
   const std::span<const int> seq_of_token(s.seq_of_token.data(), static_cast<size_t>(T));
 
   auto norm_rows = [&](const WeightRef& w) {
-    for (int t = 0; t < T; ++t)
-      cpu::rmsnorm(s.x.data() + static_cast<size_t>(t) * D, reinterpret_cast<const float*>(w.data),
-                   s.xn.data() + static_cast<size_t>(t) * D, D, c.rms_eps);
+    pool_.parallel_for(T, 8, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t)
+        cpu::rmsnorm(s.x.data() + static_cast<size_t>(t) * D, reinterpret_cast<const float*>(w.data),
+                     s.xn.data() + static_cast<size_t>(t) * D, D, c.rms_eps);
+    });
   };
   // Products sharing one input run in one parallel region when their activation types agree.
   auto project = [&](const float* in, int n_in, std::initializer_list<cpu::MatmulJob> jobs) {
@@ -190,7 +192,10 @@ void ForwardPass::run(std::span<const SeqBatch> batch, KvStorage& kv) {
 
     norm_rows(L.ffn_norm);
     project(s.xn.data(), D, {{&L.w_gate, s.gate.data()}, {&L.w_up, s.up.data()}});
-    cpu::silu_mul(s.gate.data(), s.up.data(), s.ffn.data(), T * FF);
+    // Element-wise, so splitting it across threads changes no result.
+    pool_.parallel_for(static_cast<int64_t>(T) * FF, 4096, [&](int64_t b, int64_t e) {
+      cpu::silu_mul(s.gate.data() + b, s.up.data() + b, s.ffn.data() + b, static_cast<int>(e - b));
+    });
     project(s.ffn.data(), FF, {{&L.w_down, s.proj.data()}});
     cpu::add_f32(s.x.data(), s.proj.data(), T * D);
   }
