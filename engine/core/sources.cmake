@@ -3,4 +3,5 @@ target_sources(cyllm_engine PRIVATE
   core/mapped-file.cpp
   core/thread-pool.cpp
   core/memory-bandwidth.cpp
+  core/config-schema.cpp
 )

@@ -13,6 +13,7 @@ target_sources(cyllm_engine PRIVATE
   train/dataset-validate.cpp
   train/dataset-render.cpp
   train/dataset-split.cpp
+  train/early-stop.cpp
 )
 
 # Parquet page codecs (Debian: zlib1g-dev, libzstd-dev, libsnappy-dev; see scripts/setup-deps.sh).
