@@ -7,10 +7,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 packages=(
   build-essential cmake ninja-build pkg-config ccache git
   libpcre2-dev nlohmann-json3-dev
-  zlib1g-dev libzstd-dev libsnappy-dev
+  zlib1g-dev libzstd-dev libsnappy-dev libsqlite3-dev
   libgtest-dev librapidcheck-dev libbenchmark-dev
   clang libclang-rt-14-dev
   python3 python3-venv python3-pip
+  curl
 )
 
 missing=()

@@ -14,6 +14,7 @@ target_sources(cyllm_engine PRIVATE
   train/dataset-render.cpp
   train/dataset-split.cpp
   train/early-stop.cpp
+  train/job-queue.cpp
 )
 
 # Parquet page codecs (Debian: zlib1g-dev, libzstd-dev, libsnappy-dev; see scripts/setup-deps.sh).
@@ -24,3 +25,7 @@ find_path(CYLLM_SNAPPY_INCLUDE snappy-c.h REQUIRED)
 find_library(CYLLM_SNAPPY_LIB snappy REQUIRED)
 target_include_directories(cyllm_engine PRIVATE ${CYLLM_ZSTD_INCLUDE} ${CYLLM_SNAPPY_INCLUDE})
 target_link_libraries(cyllm_engine PRIVATE ZLIB::ZLIB ${CYLLM_ZSTD_LIB} ${CYLLM_SNAPPY_LIB})
+
+# The job queue's store (Debian: libsqlite3-dev).
+find_package(SQLite3 REQUIRED)
+target_link_libraries(cyllm_engine PRIVATE SQLite::SQLite3)
