@@ -4,4 +4,6 @@ target_sources(cyllm_engine PRIVATE
   core/thread-pool.cpp
   core/memory-bandwidth.cpp
   core/config-schema.cpp
+  core/alerts.cpp
+  core/oom-advice.cpp
 )
