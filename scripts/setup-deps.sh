@@ -9,7 +9,7 @@ packages=(
   libpcre2-dev nlohmann-json3-dev
   zlib1g-dev libzstd-dev libsnappy-dev libsqlite3-dev
   libgtest-dev librapidcheck-dev libbenchmark-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev prometheus
   python3 python3-venv python3-pip
   curl
 )

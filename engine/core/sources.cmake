@@ -6,4 +6,5 @@ target_sources(cyllm_engine PRIVATE
   core/config-schema.cpp
   core/alerts.cpp
   core/oom-advice.cpp
+  core/metrics.cpp
 )
