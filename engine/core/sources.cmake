@@ -7,4 +7,5 @@ target_sources(cyllm_engine PRIVATE
   core/alerts.cpp
   core/oom-advice.cpp
   core/metrics.cpp
+  core/log.cpp
 )
