@@ -15,6 +15,7 @@ target_sources(cyllm_engine PRIVATE
   train/dataset-split.cpp
   train/early-stop.cpp
   train/job-queue.cpp
+  train/checkpoint.cpp
 )
 
 # Parquet page codecs (Debian: zlib1g-dev, libzstd-dev, libsnappy-dev; see scripts/setup-deps.sh).
