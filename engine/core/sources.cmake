@@ -8,4 +8,5 @@ target_sources(cyllm_engine PRIVATE
   core/oom-advice.cpp
   core/metrics.cpp
   core/log.cpp
+  core/trace.cpp
 )

@@ -184,6 +184,13 @@ void Scheduler::finish(Seq& s, const std::string& reason, std::optional<Error> e
   ev.cached_prompt_tokens = s.cached_prompt_tokens;
   ev.completion_tokens = s.n_generated;
   ev.latency = make_latency_record(s.timeline);
+  {  // Spans from the timeline: queue, prefill (to the first token), decode.
+    const RequestTimeline& tl = s.timeline;
+    const double first = tl.first_token_ms < 0 ? tl.finish_ms : tl.first_token_ms;
+    ev.spans = {{s.req.trace_id, "queue", tl.arrival_ms, tl.scheduled_ms},
+                {s.req.trace_id, "prefill", tl.scheduled_ms, first},
+                {s.req.trace_id, "decode", first, tl.finish_ms}};
+  }
   latency_.record(ev.latency, now);
   if (s.sink) s.sink(ev);
   std::lock_guard lock(mu_);

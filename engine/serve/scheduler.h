@@ -27,6 +27,7 @@
 
 #include "core/status.h"
 #include "core/thread-pool.h"
+#include "core/trace.h"
 #include "model/llama-model.h"
 #include "serve/kv-blocks.h"
 #include "serve/latency.h"
@@ -64,6 +65,7 @@ struct ServeRequest {
   uint64_t adapter_id = 0;   // part of the prefix-cache key
   double deadline_ms = 0;    // the caller's own limit, from arrival; 0: none
   bool stream = false;       // the stream-idle timeout applies
+  std::string trace_id;      // carried into every span of this request
   int n = 1;                 // choices: they share the prompt's KV blocks; choice k samples with
                              // seed + k
 };
@@ -80,6 +82,7 @@ struct ServeEvent {
   int cached_prompt_tokens = 0;
   int completion_tokens = 0;
   LatencyRecord latency;       // on done
+  std::vector<Span> spans;     // on done: queue, prefill and decode, under the request's trace id
 };
 using ServeSink = std::function<void(const ServeEvent&)>;
 
