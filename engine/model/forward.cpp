@@ -164,10 +164,32 @@ void ForwardPass::run(std::span<const SeqBatch> batch, KvStorage& kv) {
     }
   };
 
+  bool any_lora = false;
+  for (const auto& sq : batch) any_lora = any_lora || sq.lora != nullptr;
+  // LoRA deltas for the rows of sequences that carry an adapter: y += scale * B (A x), row by row
+  // (a row's result never depends on the other rows of the batch).
+  auto lora = [&](int layer, LoraTarget target, const float* in, int n_in, float* out, int n_out) {
+    if (!any_lora) return;
+    pool_.parallel_for(T, 1, [&](int64_t b, int64_t e) {
+      thread_local std::vector<float> tmp;
+      for (int64_t t = b; t < e; ++t) {
+        const LoraAdapter* ad = batch[static_cast<size_t>(s.seq_of_token[static_cast<size_t>(t)])].lora;
+        if (ad == nullptr || static_cast<size_t>(layer) >= ad->layers.size()) continue;
+        const LoraMatrix& m = ad->layers[static_cast<size_t>(layer)][static_cast<size_t>(target)];
+        if (!m.present() || m.in != n_in || m.out != n_out) continue;
+        tmp.resize(static_cast<size_t>(m.rank));
+        lora_apply(m, ad->scale, in + static_cast<size_t>(t) * n_in, out + static_cast<size_t>(t) * n_out, tmp.data());
+      }
+    });
+  };
+
   for (int il = 0; il < c.n_layer; ++il) {
     const LayerWeights& L = W.layers[static_cast<size_t>(il)];
     norm_rows(L.attn_norm);
     project(s.xn.data(), D, {{&L.wq, s.q.data()}, {&L.wk, s.k.data()}, {&L.wv, s.v.data()}});
+    lora(il, LoraTarget::kQ, s.xn.data(), D, s.q.data(), QD);
+    lora(il, LoraTarget::kK, s.xn.data(), D, s.k.data(), KVD);
+    lora(il, LoraTarget::kV, s.xn.data(), D, s.v.data(), KVD);
     for (int t = 0; t < T; ++t) {
       float* q = s.q.data() + static_cast<size_t>(t) * QD;
       float* k = s.k.data() + static_cast<size_t>(t) * KVD;
@@ -188,15 +210,19 @@ void ForwardPass::run(std::span<const SeqBatch> batch, KvStorage& kv) {
     }
     attention(batch, seq_of_token, il, kv);
     project(s.attn.data(), QD, {{&L.wo, s.proj.data()}});
+    lora(il, LoraTarget::kO, s.attn.data(), QD, s.proj.data(), D);
     cpu::add_f32(s.x.data(), s.proj.data(), T * D);
 
     norm_rows(L.ffn_norm);
     project(s.xn.data(), D, {{&L.w_gate, s.gate.data()}, {&L.w_up, s.up.data()}});
+    lora(il, LoraTarget::kGate, s.xn.data(), D, s.gate.data(), FF);
+    lora(il, LoraTarget::kUp, s.xn.data(), D, s.up.data(), FF);
     // Element-wise, so splitting it across threads changes no result.
     pool_.parallel_for(static_cast<int64_t>(T) * FF, 4096, [&](int64_t b, int64_t e) {
       cpu::silu_mul(s.gate.data() + b, s.up.data() + b, s.ffn.data() + b, static_cast<int>(e - b));
     });
     project(s.ffn.data(), FF, {{&L.w_down, s.proj.data()}});
+    lora(il, LoraTarget::kDown, s.ffn.data(), FF, s.proj.data(), D);
     cpu::add_f32(s.x.data(), s.proj.data(), T * D);
   }
 

@@ -12,6 +12,7 @@
 #include "core/thread-pool.h"
 #include "model/kv-storage.h"
 #include "model/llama-model.h"
+#include "model/lora.h"
 
 namespace cyllm {
 
@@ -22,6 +23,7 @@ struct SeqBatch {
   // Logits wanted: none, the last token's, or every token's ([n, n_vocab] rows into logits).
   enum class Logits { kNone, kLast, kAll } logits = Logits::kLast;
   float* logits_out = nullptr;
+  const LoraAdapter* lora = nullptr;  // this sequence's adapter, or none
 };
 
 class ForwardPass {

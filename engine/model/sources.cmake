@@ -9,4 +9,5 @@ target_sources(cyllm_engine PRIVATE
   model/kv-storage.cpp
   model/forward.cpp
   model/inference-context.cpp
+  model/lora.cpp
 )

@@ -100,6 +100,12 @@ uint64_t Scheduler::submit(ServeRequest req, ServeSink sink) {
       err = make_error(ErrorCode::kInvalidArgument, "token id " + std::to_string(t) + " is outside the vocabulary");
   if (!err && req.max_tokens < 0) err = make_error(ErrorCode::kInvalidArgument, "max_tokens must not be negative");
   if (!err && (req.n < 1 || req.n > 16)) err = make_error(ErrorCode::kInvalidArgument, "n must be between 1 and 16");
+  if (!err && req.lora && req.lora->layers.size() != static_cast<size_t>(model_.config().n_layer))
+    err = make_error(ErrorCode::kInvalidArgument, "adapter '" + req.lora->name + "' has " +
+                                                      std::to_string(req.lora->layers.size()) + " layers; the model has " +
+                                                      std::to_string(model_.config().n_layer));
+  // Keys and values computed under an adapter must never be shared with another adapter's prefix.
+  if (req.lora && req.adapter_id == 0) req.adapter_id = reinterpret_cast<uintptr_t>(req.lora.get()) | 1u;
   if (!err && static_cast<int>(req.prompt.size()) >= cfg_.max_seq_tokens)
     err = make_error(ErrorCode::kOutOfRange,
                      "the prompt has " + std::to_string(req.prompt.size()) + " tokens; at most " +
@@ -330,6 +336,7 @@ void Scheduler::step(double now) {
     sb.logits = last ? SeqBatch::Logits::kLast : SeqBatch::Logits::kNone;
     if (last) s->logits.resize(static_cast<size_t>(mc.n_vocab));
     sb.logits_out = s->logits.data();
+    sb.lora = s->req.lora.get();
     batch.push_back(sb);
   }
   eng_->forward.run(batch, eng_->kv);

@@ -29,6 +29,7 @@
 #include "core/thread-pool.h"
 #include "core/trace.h"
 #include "model/llama-model.h"
+#include "model/lora.h"
 #include "serve/kv-blocks.h"
 #include "serve/latency.h"
 #include "serve/request-queue.h"
@@ -62,7 +63,8 @@ struct ServeRequest {
   bool ignore_eos = false;
   Tier tier = Tier::kDefault;
   int priority = 0;
-  uint64_t adapter_id = 0;   // part of the prefix-cache key
+  uint64_t adapter_id = 0;   // part of the prefix-cache key (must differ between adapters)
+  std::shared_ptr<const LoraAdapter> lora;  // this request's adapter, or none
   double deadline_ms = 0;    // the caller's own limit, from arrival; 0: none
   bool stream = false;       // the stream-idle timeout applies
   std::string trace_id;      // carried into every span of this request
