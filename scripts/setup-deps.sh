@@ -11,6 +11,7 @@ packages=(
   libgtest-dev librapidcheck-dev libbenchmark-dev
   clang libclang-rt-14-dev prometheus
   python3 python3-venv python3-pip
+  qt6-base-dev qt6-httpserver-dev qt6-websockets-dev libqt6sql6-sqlite
   curl
 )
 

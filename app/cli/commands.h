@@ -12,5 +12,8 @@ int cmd_bench(int argc, char** argv);
 int cmd_template(int argc, char** argv);
 int cmd_validate(int argc, char** argv);
 int cmd_render(int argc, char** argv);
+#ifdef CYLLM_HAVE_QT
+int cmd_serve(int argc, char** argv);  // cli-serve.cpp, built only with Qt
+#endif
 
 }  // namespace cyllm::cli
