@@ -1,8 +1,13 @@
 """Shared fixtures: where the cyllm binary, shared data and the default model are.
 
 Outside CI a missing model or data folder skips with a clear message; under CI=true it fails."""
+import contextlib
 import os
+import signal
+import socket
 import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -49,3 +54,52 @@ def run_cyllm(cyllm_bin: str, *args: str, input: bytes | None = None, check: boo
     if check and proc.returncode != 0:
         raise AssertionError(f"cyllm {' '.join(args)} exited {proc.returncode}: {proc.stderr.decode(errors='replace')}")
     return proc
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def cyllm_server(cyllm_bin, model, log_dir: Path, *extra: str):
+    """Runs `cyllm serve` on a free loopback port until the block ends; yields
+    {"base", "port", "model", "proc"}. Skips when the binary has no `serve` command (no Qt). A
+    clean shutdown (SIGTERM) must exit 0."""
+    probe = subprocess.run([cyllm_bin, "serve", "--help"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("this cyllm was built without Qt HttpServer: no `serve` command")
+    port = free_port()
+    err_path = log_dir / "stderr.txt"
+    err = open(err_path, "wb")
+    proc = subprocess.Popen([cyllm_bin, "serve", "-m", str(model), "--port", str(port), *extra],
+                            stdout=subprocess.DEVNULL, stderr=err)
+    base = f"http://127.0.0.1:{port}"
+    stopped_by_us = False
+    try:
+        deadline = time.time() + 60
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"cyllm serve exited {proc.returncode}: {err_path.read_text(errors='replace')}")
+            try:
+                with urllib.request.urlopen(base + "/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.time() < deadline, "server did not become healthy"
+            time.sleep(0.1)
+        yield {"base": base, "port": port, "model": Path(model).stem, "proc": proc}
+        stopped_by_us = True
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        err.close()
+    # Under ASan a clean exit also means no leak or memory error was reported.
+    assert not stopped_by_us or proc.returncode == 0, err_path.read_text(errors="replace")[-4000:]

@@ -11,53 +11,15 @@ import urllib.request
 
 import pytest
 
+from conftest import cyllm_server, free_port
+
 openai = pytest.importorskip("openai")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(cyllm_bin, default_model, tmp_path_factory):
-    probe = subprocess.run([cyllm_bin, "serve", "--help"], capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip("this cyllm was built without Qt HttpServer: no `serve` command")
-    port = _free_port()
-    err_path = tmp_path_factory.mktemp("serve") / "stderr.txt"
-    err = open(err_path, "wb")
-    proc = subprocess.Popen([cyllm_bin, "serve", "-m", str(default_model), "--port", str(port), "--max-body", "65536"],
-                            stdout=subprocess.DEVNULL, stderr=err)
-    base = f"http://127.0.0.1:{port}"
-    stopped_by_us = False
-    try:
-        deadline = time.time() + 60
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"cyllm serve exited {proc.returncode}: {err_path.read_text(errors='replace')}")
-            try:
-                with urllib.request.urlopen(base + "/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.time() < deadline, "server did not become healthy"
-            time.sleep(0.1)
-        yield {"base": base, "port": port, "model": default_model.stem, "proc": proc}
-        stopped_by_us = True
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        err.close()
-    # A clean shutdown exits 0 (under ASan this also means no leak or memory error was reported).
-    assert not stopped_by_us or proc.returncode == 0, err_path.read_text(errors="replace")[-4000:]
+    with cyllm_server(cyllm_bin, default_model, tmp_path_factory.mktemp("serve"), "--max-body", "65536") as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
@@ -251,7 +213,7 @@ def test_client_disconnect_mid_stream_cancels(server, client):
 
 
 def test_sigterm_shuts_down_cleanly(cyllm_bin, default_model, server):
-    port = _free_port()
+    port = free_port()
     p = subprocess.Popen([cyllm_bin, "serve", "-m", str(default_model), "--port", str(port)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
