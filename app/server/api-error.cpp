@@ -68,7 +68,7 @@ ApiError model_not_found(const std::string& model) {
 
 ApiError route_not_found(const std::string& method, const std::string& path) {
   return make(404, "not_found_error", "not_found", "No route for " + method + " " + path + ".", "",
-              "The server offers /v1/chat/completions, /v1/completions, /v1/models, /health and /metrics.");
+              "The server offers POST /v1/chat/completions, POST /v1/completions, GET /v1/models and GET /health.");
 }
 
 ApiError unauthorized(const std::string& why) {
