@@ -1,6 +1,6 @@
 #include "server/audit-log.h"
 
-#include <sqlite3.h>
+#include "core/sqlite-db.h"
 
 #include <nlohmann/json.hpp>
 
@@ -8,22 +8,7 @@ namespace cyllm::server {
 
 namespace {
 
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
-  ~Stmt() { sqlite3_finalize(s_); }
-  bool ok() const { return rc_ == SQLITE_OK; }
-  sqlite3_stmt* get() { return s_; }
-
- private:
-  sqlite3_stmt* s_ = nullptr;
-  int rc_;
-};
-
-Error db_error(sqlite3* db, const std::string& what) {
-  return make_error(ErrorCode::kIoError, "audit log: " + what + ": " + sqlite3_errmsg(db),
-                    "Check that the data directory is writable and the disk is not full.");
-}
+Error db_error(sqlite3* db, const std::string& what) { return sqlite_error(db, "audit log: " + what); }
 
 std::string text(sqlite3_stmt* s, int col) {
   const auto* t = sqlite3_column_text(s, col);
@@ -34,32 +19,21 @@ std::string text(sqlite3_stmt* s, int col) {
 
 Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& path) {
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
-    Error e = db_error(db, "cannot open '" + path + "'");
-    sqlite3_close(db);
-    return e;
-  }
-  auto a = std::unique_ptr<AuditLog>(new AuditLog(db));
-  sqlite3_busy_timeout(db, 5000);
-  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
-                          "CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL, "
-                          "trace_id TEXT NOT NULL, api_key_hash TEXT NOT NULL, tenant TEXT NOT NULL, endpoint TEXT NOT "
-                          "NULL, method TEXT NOT NULL, status_code INTEGER NOT NULL, duration_ms REAL NOT NULL)",
-                          "CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts_ms)"}) {
-    char* err = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      Error e = make_error(ErrorCode::kIoError, std::string("audit log: ") + (err ? err : "error"));
-      sqlite3_free(err);
-      return e;
-    }
-  }
-  return a;
+  if (auto st = open_sqlite(path,
+                            {"CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT "
+                             "NULL, trace_id TEXT NOT NULL, api_key_hash TEXT NOT NULL, tenant TEXT NOT NULL, endpoint "
+                             "TEXT NOT NULL, method TEXT NOT NULL, status_code INTEGER NOT NULL, duration_ms REAL NOT NULL)",
+                             "CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts_ms)"},
+                            &db, "audit log");
+      !st)
+    return st.error();
+  return std::unique_ptr<AuditLog>(new AuditLog(db));
 }
 
 AuditLog::~AuditLog() { sqlite3_close(db_); }
 
 Status AuditLog::append(const AuditRecord& r) {
-  Stmt st(db_, "INSERT INTO audit (ts_ms, trace_id, api_key_hash, tenant, endpoint, method, status_code, duration_ms) "
+  SqliteStmt st(db_, "INSERT INTO audit (ts_ms, trace_id, api_key_hash, tenant, endpoint, method, status_code, duration_ms) "
                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   if (!st.ok()) return db_error(db_, "append");
   sqlite3_bind_int64(st.get(), 1, r.ts_ms);
@@ -75,7 +49,7 @@ Status AuditLog::append(const AuditRecord& r) {
 }
 
 Result<std::vector<AuditRecord>> AuditLog::since(int64_t ts_ms) {
-  Stmt st(db_, "SELECT ts_ms, trace_id, api_key_hash, tenant, endpoint, method, status_code, duration_ms FROM audit "
+  SqliteStmt st(db_, "SELECT ts_ms, trace_id, api_key_hash, tenant, endpoint, method, status_code, duration_ms FROM audit "
                "WHERE ts_ms >= ?1 ORDER BY id");
   if (!st.ok()) return db_error(db_, "query");
   sqlite3_bind_int64(st.get(), 1, ts_ms);
@@ -87,13 +61,13 @@ Result<std::vector<AuditRecord>> AuditLog::since(int64_t ts_ms) {
 }
 
 Result<int64_t> AuditLog::count() {
-  Stmt st(db_, "SELECT COUNT(*) FROM audit");
+  SqliteStmt st(db_, "SELECT COUNT(*) FROM audit");
   if (!st.ok() || sqlite3_step(st.get()) != SQLITE_ROW) return db_error(db_, "count");
   return static_cast<int64_t>(sqlite3_column_int64(st.get(), 0));
 }
 
 Result<int64_t> AuditLog::purge_before(int64_t before_ts_ms) {
-  Stmt st(db_, "DELETE FROM audit WHERE ts_ms < ?1");
+  SqliteStmt st(db_, "DELETE FROM audit WHERE ts_ms < ?1");
   if (!st.ok()) return db_error(db_, "purge");
   sqlite3_bind_int64(st.get(), 1, before_ts_ms);
   if (sqlite3_step(st.get()) != SQLITE_DONE) return db_error(db_, "purge");

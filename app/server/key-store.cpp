@@ -3,7 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
-#include <sqlite3.h>
+#include "core/sqlite-db.h"
 
 #include <cstring>
 #include <sstream>
@@ -12,21 +12,7 @@ namespace cyllm::server {
 
 namespace {
 
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
-  ~Stmt() { sqlite3_finalize(s_); }
-  bool ok() const { return rc_ == SQLITE_OK; }
-  sqlite3_stmt* get() { return s_; }
-
- private:
-  sqlite3_stmt* s_ = nullptr;
-  int rc_;
-};
-
-Error db_error(sqlite3* db, const std::string& what) {
-  return make_error(ErrorCode::kIoError, "key store: " + what + ": " + sqlite3_errmsg(db));
-}
+Error db_error(sqlite3* db, const std::string& what) { return sqlite_error(db, "key store: " + what); }
 
 std::string join(const std::set<std::string>& s) {
   std::string out;
@@ -82,25 +68,14 @@ std::string KeyStore::hash_hex(const std::string& key) {
 
 Result<std::unique_ptr<KeyStore>> KeyStore::open(const std::string& path) {
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
-    Error e = db_error(db, "cannot open '" + path + "'");
-    sqlite3_close(db);
-    return e;
-  }
-  auto ks = std::unique_ptr<KeyStore>(new KeyStore(db));
-  sqlite3_busy_timeout(db, 5000);
-  for (const char* sql : {"PRAGMA journal_mode=WAL",
-                          "CREATE TABLE IF NOT EXISTS api_keys (id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, "
-                          "scopes TEXT NOT NULL, created INTEGER NOT NULL, expires INTEGER NOT NULL, revoked INTEGER NOT "
-                          "NULL DEFAULT 0, hash TEXT NOT NULL UNIQUE)"}) {
-    char* err = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      Error e = make_error(ErrorCode::kIoError, std::string("key store: ") + (err ? err : "error"));
-      sqlite3_free(err);
-      return e;
-    }
-  }
-  return ks;
+  if (auto st = open_sqlite(path,
+                            {"CREATE TABLE IF NOT EXISTS api_keys (id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT "
+                             "NULL, scopes TEXT NOT NULL, created INTEGER NOT NULL, expires INTEGER NOT NULL, revoked "
+                             "INTEGER NOT NULL DEFAULT 0, hash TEXT NOT NULL UNIQUE)"},
+                            &db, "key store");
+      !st)
+    return st.error();
+  return std::unique_ptr<KeyStore>(new KeyStore(db));
 }
 
 KeyStore::~KeyStore() { sqlite3_close(db_); }
@@ -113,7 +88,7 @@ Result<NewKey> KeyStore::insert(const std::string& tenant, const std::set<std::s
   std::string key = "cyk-";
   for (unsigned char c : raw) key += alphabet[c % 62];
   const std::string hash = hash_hex(key);
-  Stmt st(db_, "INSERT INTO api_keys (tenant, scopes, created, expires, hash) VALUES (?1, ?2, ?3, ?4, ?5)");
+  SqliteStmt st(db_, "INSERT INTO api_keys (tenant, scopes, created, expires, hash) VALUES (?1, ?2, ?3, ?4, ?5)");
   if (!st.ok()) return db_error(db_, "create");
   const std::string sc = join(scopes);
   sqlite3_bind_text(st.get(), 1, tenant.c_str(), -1, SQLITE_TRANSIENT);
@@ -151,7 +126,7 @@ Result<NewKey> KeyStore::rotate(int64_t id, int64_t grace_s, int64_t now_s) {
 }
 
 Status KeyStore::revoke(int64_t id, int64_t when_s) {
-  Stmt st(db_, "UPDATE api_keys SET revoked = ?1 WHERE id = ?2");
+  SqliteStmt st(db_, "UPDATE api_keys SET revoked = ?1 WHERE id = ?2");
   if (!st.ok()) return db_error(db_, "revoke");
   sqlite3_bind_int64(st.get(), 1, when_s);
   sqlite3_bind_int64(st.get(), 2, id);
@@ -161,7 +136,7 @@ Status KeyStore::revoke(int64_t id, int64_t when_s) {
 }
 
 Result<std::vector<KeyInfo>> KeyStore::list() {
-  Stmt st(db_, "SELECT id, tenant, scopes, created, expires, revoked, hash FROM api_keys ORDER BY id");
+  SqliteStmt st(db_, "SELECT id, tenant, scopes, created, expires, revoked, hash FROM api_keys ORDER BY id");
   if (!st.ok()) return db_error(db_, "list");
   std::vector<KeyInfo> out;
   while (sqlite3_step(st.get()) == SQLITE_ROW) out.push_back(read_info(st.get()));
@@ -178,7 +153,7 @@ AuthResult KeyStore::authenticate(const std::string& presented, const std::strin
   const std::string hash = hash_hex(presented);
   // Look the row up by hash, then compare the stored hash in constant time (the lookup itself
   // sees only a hash, never the key).
-  Stmt st(db_, "SELECT id, tenant, scopes, created, expires, revoked, hash FROM api_keys WHERE hash = ?1");
+  SqliteStmt st(db_, "SELECT id, tenant, scopes, created, expires, revoked, hash FROM api_keys WHERE hash = ?1");
   if (!st.ok()) return AuthResult::kUnknown;
   sqlite3_bind_text(st.get(), 1, hash.c_str(), -1, SQLITE_TRANSIENT);
   if (sqlite3_step(st.get()) != SQLITE_ROW) return AuthResult::kUnknown;

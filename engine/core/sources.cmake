@@ -9,4 +9,5 @@ target_sources(cyllm_engine PRIVATE
   core/metrics.cpp
   core/log.cpp
   core/trace.cpp
+  core/sqlite-db.cpp
 )

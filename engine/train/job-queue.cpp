@@ -1,28 +1,12 @@
 #include "train/job-queue.h"
 
-#include <sqlite3.h>
+#include "core/sqlite-db.h"
 
 namespace cyllm {
 
 namespace {
 
-// RAII prepared statement; every value goes through sqlite3_bind_*.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
-  ~Stmt() { sqlite3_finalize(s_); }
-  bool ok() const { return rc_ == SQLITE_OK; }
-  sqlite3_stmt* get() { return s_; }
-
- private:
-  sqlite3_stmt* s_ = nullptr;
-  int rc_;
-};
-
-Error db_error(sqlite3* db, const std::string& what) {
-  return make_error(ErrorCode::kIoError, "job queue: " + what + ": " + sqlite3_errmsg(db),
-                    "Check that the data directory is writable and the disk is not full.");
-}
+Error db_error(sqlite3* db, const std::string& what) { return sqlite_error(db, "job queue: " + what); }
 
 Job read_job(sqlite3_stmt* s) {
   Job j;
@@ -35,7 +19,7 @@ Job read_job(sqlite3_stmt* s) {
 }
 
 Result<std::vector<Job>> query_jobs(sqlite3* db, const char* sql, int state = -1) {
-  Stmt st(db, sql);
+  SqliteStmt st(db, sql);
   if (!st.ok()) return db_error(db, "query");
   if (state >= 0) sqlite3_bind_int(st.get(), 1, state);
   std::vector<Job> out;
@@ -61,19 +45,13 @@ std::string_view job_state_name(JobState s) {
 
 Result<std::unique_ptr<JobQueue>> JobQueue::open(const std::string& path) {
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
-      SQLITE_OK) {
-    Error e = db_error(db, "cannot open '" + path + "'");
-    sqlite3_close(db);
-    return e;
-  }
-  auto q = std::unique_ptr<JobQueue>(new JobQueue(db));
-  sqlite3_busy_timeout(db, 5000);
-  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
-                          "CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, priority INTEGER NOT "
-                          "NULL, state INTEGER NOT NULL, config TEXT NOT NULL, message TEXT NOT NULL DEFAULT '')"})
-    if (auto st = q->exec(sql); !st) return st.error();
-  return q;
+  if (auto st = open_sqlite(path,
+                            {"CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, priority INTEGER NOT "
+                             "NULL, state INTEGER NOT NULL, config TEXT NOT NULL, message TEXT NOT NULL DEFAULT '')"},
+                            &db, "job queue");
+      !st)
+    return st.error();
+  return std::unique_ptr<JobQueue>(new JobQueue(db));
 }
 
 JobQueue::~JobQueue() { sqlite3_close(db_); }
@@ -89,7 +67,7 @@ Status JobQueue::exec(const char* sql) {
 }
 
 Result<int64_t> JobQueue::submit(const std::string& config_json, int priority) {
-  Stmt st(db_, "INSERT INTO jobs (priority, state, config) VALUES (?1, ?2, ?3)");
+  SqliteStmt st(db_, "INSERT INTO jobs (priority, state, config) VALUES (?1, ?2, ?3)");
   if (!st.ok()) return db_error(db_, "submit");
   sqlite3_bind_int(st.get(), 1, priority);
   sqlite3_bind_int(st.get(), 2, static_cast<int>(JobState::kQueued));
@@ -113,7 +91,7 @@ Result<std::optional<Job>> JobQueue::claim_next() {
     return std::optional<Job>{};
   }
   Job j = rows->front();
-  Stmt st(db_, "UPDATE jobs SET state = ?1 WHERE id = ?2");
+  SqliteStmt st(db_, "UPDATE jobs SET state = ?1 WHERE id = ?2");
   sqlite3_bind_int(st.get(), 1, static_cast<int>(JobState::kRunning));
   sqlite3_bind_int64(st.get(), 2, j.id);
   if (!st.ok() || sqlite3_step(st.get()) != SQLITE_DONE) {
@@ -126,7 +104,7 @@ Result<std::optional<Job>> JobQueue::claim_next() {
 }
 
 Status JobQueue::set_state(int64_t id, JobState state, const std::string& message) {
-  Stmt st(db_, "UPDATE jobs SET state = ?1, message = ?2 WHERE id = ?3");
+  SqliteStmt st(db_, "UPDATE jobs SET state = ?1, message = ?2 WHERE id = ?3");
   if (!st.ok()) return db_error(db_, "update");
   sqlite3_bind_int(st.get(), 1, static_cast<int>(state));
   sqlite3_bind_text(st.get(), 2, message.c_str(), static_cast<int>(message.size()), SQLITE_TRANSIENT);
