@@ -1,6 +1,7 @@
 // Stop strings over streamed text. Text is released only once it can no longer be the start of a
-// stop string, so a client never sees part of a stop sequence; when a stop string completes, the
-// text before it is released and generation ends.
+// stop string, so a client never sees part of a stop sequence. Generation ends after the first
+// pushed chunk (token) at which the text so far contains a stop string; the output is the text
+// before the earliest occurrence of any stop string in it.
 #pragma once
 
 #include <string>
