@@ -64,23 +64,7 @@ void float_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* a, size_t
     }
 }
 
-template <GgmlType T>
-void float_matmul(int64_t n, const uint8_t* w, size_t ws, int64_t nrows, const uint8_t* a, size_t as, int64_t ncols,
-                  float* y, int64_t ldy) {
-  for (int64_t c = 0; c < ncols;) {
-    const int64_t cc = ncols - c >= 2 ? 2 : 1;
-    int64_t r = 0;
-    for (; r + 4 <= nrows; r += 4) {
-      if (cc == 2) float_tile<T, 4, 2>(n, w + r * ws, ws, a + c * as, as, y + c * ldy + r, ldy);
-      else float_tile<T, 4, 1>(n, w + r * ws, ws, a + c * as, as, y + c * ldy + r, ldy);
-    }
-    for (; r < nrows; ++r) {
-      if (cc == 2) float_tile<T, 1, 2>(n, w + r * ws, ws, a + c * as, as, y + c * ldy + r, ldy);
-      else float_tile<T, 1, 1>(n, w + r * ws, ws, a + c * as, as, y + c * ldy + r, ldy);
-    }
-    c += cc;
-  }
-}
+#include "backend/quant-float-matmul.inc"
 
 // ---- dequantization: integer values (exact) then the scalar reference's float expression ------
 inline void store8(float* y, __m256i v, float d, float m, bool add_m) {

@@ -103,15 +103,6 @@ double dot_q6k(int64_t nb, const BlockQ6_K* b, const BlockQ8_K* a) {
 
 }  // namespace
 
-bool kq_dot(GgmlType w, int64_t n, const void* w_row, const void* act_row, float* out) {
-  const auto* a = static_cast<const BlockQ8_K*>(act_row);
-  const int64_t nb = n / kQKK;
-  switch (w) {
-    case GgmlType::Q4_K: *out = static_cast<float>(dot_k45<false>(nb, static_cast<const uint8_t*>(w_row), a)); return true;
-    case GgmlType::Q5_K: *out = static_cast<float>(dot_k45<true>(nb, static_cast<const uint8_t*>(w_row), a)); return true;
-    case GgmlType::Q6_K: *out = static_cast<float>(dot_q6k(nb, static_cast<const BlockQ6_K*>(w_row), a)); return true;
-    default: return false;
-  }
-}
+#include "backend/quant-kq-dispatch.inc"
 
 }  // namespace cyllm::cpu::avx512

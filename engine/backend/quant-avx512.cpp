@@ -69,24 +69,7 @@ void float_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* a, size_t
     for (int c = 0; c < C; ++c) y[c * ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
 }
 
-template <GgmlType T>
-void float_matmul(int64_t n, const uint8_t* w, size_t ws, int64_t nrows, const uint8_t* a, size_t as, int64_t ncols,
-                  float* y, int64_t ldy) {
-  // 4 rows x 2 columns: 8 independent FMA chains, each converted weight vector used twice.
-  for (int64_t c = 0; c < ncols;) {
-    const int64_t cc = ncols - c >= 2 ? 2 : 1;
-    int64_t r = 0;
-    for (; r + 4 <= nrows; r += 4) {
-      if (cc == 2) float_tile<T, 4, 2>(n, w + r * ws, ws, a + c * as, as, y + c * ldy + r, ldy);
-      else float_tile<T, 4, 1>(n, w + r * ws, ws, a + c * as, as, y + c * ldy + r, ldy);
-    }
-    for (; r < nrows; ++r) {
-      if (cc == 2) float_tile<T, 1, 2>(n, w + r * ws, ws, a + c * as, as, y + c * ldy + r, ldy);
-      else float_tile<T, 1, 1>(n, w + r * ws, ws, a + c * as, as, y + c * ldy + r, ldy);
-    }
-    c += cc;
-  }
-}
+#include "backend/quant-float-matmul.inc"
 
 bool float_dispatch(GgmlType t, int64_t n, const uint8_t* w, size_t ws, int64_t nrows, const uint8_t* a, size_t as,
                     int64_t ncols, float* y, int64_t ldy) {
