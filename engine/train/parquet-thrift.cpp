@@ -248,14 +248,7 @@ Result<PageHeader> parse_page_header(const uint8_t* p, size_t n, size_t* header_
       case 2: h.uncompressed_size = static_cast<int32_t>(r.integer(t)); break;
       case 3: h.compressed_size = static_cast<int32_t>(r.integer(t)); break;
       case 5:  // DataPageHeader
-        if (t != kStruct) { r.skip(t, 1); break; }
-        each_field(r, [&](int16_t d, int dt) {
-          if (d == 1) h.num_values = static_cast<int32_t>(r.integer(dt));
-          else if (d == 2) h.encoding = static_cast<int>(r.integer(dt));
-          else r.skip(dt, 2);
-        });
-        break;
-      case 7:  // DictionaryPageHeader
+      case 7:  // DictionaryPageHeader: the same two leading fields (num_values, encoding)
         if (t != kStruct) { r.skip(t, 1); break; }
         each_field(r, [&](int16_t d, int dt) {
           if (d == 1) h.num_values = static_cast<int32_t>(r.integer(dt));
