@@ -13,6 +13,7 @@ target_sources(cyllm_engine PRIVATE
   text/chat-template.cpp
   text/jinja/unicode.cpp
   text/jinja/value.cpp
+  text/jinja/value-ops.cpp
   text/jinja/lexer.cpp
   text/jinja/parser.cpp
   text/jinja/evaluator.cpp
