@@ -7,7 +7,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 packages=(
   build-essential cmake ninja-build pkg-config ccache git
   libpcre2-dev nlohmann-json3-dev
-  zlib1g-dev libzstd-dev libsnappy-dev libsqlite3-dev libssl-dev
+  zlib1g-dev libzstd-dev libsnappy-dev libsqlite3-dev libssl-dev libhiredis-dev redis-server
   libgtest-dev librapidcheck-dev libbenchmark-dev
   clang libclang-rt-14-dev prometheus
   python3 python3-venv python3-pip

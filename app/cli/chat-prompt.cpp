@@ -11,10 +11,10 @@ Result<std::unique_ptr<ChatPrompt>> ChatPrompt::create(const LlamaModel& model, 
   return p;
 }
 
-Result<std::string> ChatPrompt::render(const nlohmann::ordered_json& messages) const {
+Result<std::string> ChatPrompt::render(const nlohmann::ordered_json& messages, bool add_generation_prompt) const {
   ChatTemplateInputs in;
   in.messages = messages;
-  in.add_generation_prompt = true;
+  in.add_generation_prompt = add_generation_prompt;
   in.bos_token = bos_;
   in.eos_token = eos_;
   return tpl_.render(in);

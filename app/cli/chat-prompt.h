@@ -19,8 +19,8 @@ class ChatPrompt {
  public:
   // template_override: template text to use instead of the model's (empty: the model's).
   static Result<std::unique_ptr<ChatPrompt>> create(const LlamaModel& model, const std::string& template_override = {});
-  // The prompt for these messages, ending with the assistant's generation prompt.
-  Result<std::string> render(const nlohmann::ordered_json& messages) const;
+  // The prompt for these messages, by default ending with the assistant's generation prompt.
+  Result<std::string> render(const nlohmann::ordered_json& messages, bool add_generation_prompt = true) const;
   // One line for the user: which template is in use and where it came from.
   std::string describe() const;
 

@@ -1,6 +1,8 @@
-// `cyllm serve -m MODEL [--host 127.0.0.1] [--port 8080]`: the OpenAI-compatible HTTP server,
-// headless. Loads the model, starts the serving scheduler and the HTTP server (app/server), prints
-// the listening URL on stderr, and runs until SIGINT or SIGTERM, then shuts down cleanly.
+// `cyllm serve -m MODEL [--host 127.0.0.1] [--port 8080] [--config FILE]`: the OpenAI-compatible
+// HTTP server, headless. Reads and validates the config file (every problem reported, then exit
+// 2), applies flags over it, opens the key store and audit log, loads the model, starts the serving
+// scheduler and the HTTP server (app/server), prints the listening URL on stderr, and runs until
+// SIGINT or SIGTERM, then shuts down cleanly.
 #include <signal.h>
 
 #include <csignal>
@@ -15,6 +17,8 @@
 #include "cli/session.h"
 #include "serve/scheduler.h"
 #include "server/http-server.h"
+#include "server/server-config.h"
+#include "server/server-runtime.h"
 
 namespace cyllm::cli {
 
@@ -26,34 +30,67 @@ std::string help() {
   return std::string(
              "usage: cyllm serve -m MODEL.gguf [options]\n"
              "Serves the model over an OpenAI-compatible HTTP API until interrupted.\n"
-             "      --host ADDR      address to bind (default: 127.0.0.1)\n"
+             "      --config FILE    server settings (JSON; see docs/SERVER.md); flags override it\n"
+             "      --host ADDR      address to bind (default: 127.0.0.1; others need API keys)\n"
              "      --port N         TCP port (default: 8080; 0 = any free port)\n"
              "      --max-body N     largest request body in bytes (default: 8388608)\n"
-             "      --kv-tokens N    KV cache size in tokens, all requests together (default: 16384)\n") +
+             "      --kv-tokens N    KV cache size in tokens, all requests together (default: 16384)\n"
+             "      --log-level L    debug | info | warn | error (default: info); logs are JSON lines on stderr\n"
+             "      --redact-prompts keep prompt and completion text out of the logs\n"
+             "      --keys-db FILE   API key store (default: $CYLLM_DATA_DIR or ~/.local/share/cyllm/keys.sqlite)\n"
+             "      --audit-db FILE  audit log (default: next to the key store, audit.sqlite)\n") +
          kModelHelp;
+}
+
+// Settings: defaults, then the config file, then flags. false (after printing why) on a problem.
+bool settings_from(Args& a, server::ServerSettings& s) {
+  if (auto path = a.get("--config")) {
+    auto problems = server::load_server_config(*path, s);
+    if (!problems.empty()) {
+      std::fprintf(stderr, "cyllm serve: the config file %s has %zu problem%s:\n%s", path->c_str(), problems.size(),
+                   problems.size() == 1 ? "" : "s", ConfigSchema::format(problems).c_str());
+      return false;
+    }
+  }
+  s.host = a.get_or("--host", s.host);
+  const long long port = a.get_int("--port", s.port);
+  s.max_body_bytes = a.get_int("--max-body", s.max_body_bytes);
+  const long long kv = a.get_int("--kv-tokens", s.kv_tokens);
+  if (auto l = a.get("--log-level"); l && !parse_log_level(*l, &s.log.level)) {
+    std::fprintf(stderr, "cyllm serve: --log-level must be debug, info, warn or error\n");
+    return false;
+  }
+  if (a.flag("--redact-prompts")) s.log.redact_prompts = true;
+  s.keys_db = a.get_or("--keys-db", s.keys_db);
+  s.audit_db = a.get_or("--audit-db", s.audit_db);
+  if (!a.ok() || port < 0 || port > 65535 || s.max_body_bytes < 1024 || kv < 64) {
+    std::fprintf(stderr, "cyllm serve: %s\n",
+                 a.ok() ? "--port must be 0..65535, --max-body >= 1024 and --kv-tokens >= 64" : a.error().c_str());
+    return false;
+  }
+  s.port = static_cast<uint16_t>(port);
+  s.kv_tokens = static_cast<int>(kv);
+  return true;
 }
 }  // namespace
 
 int cmd_serve(int argc, char** argv) {
-  std::set<std::string> values = {"--host", "--port", "--max-body", "--kv-tokens"};
+  std::set<std::string> values = {"--host", "--port", "--max-body", "--kv-tokens", "--config",
+                                  "--log-level", "--keys-db", "--audit-db"};
   values.insert(kModelValueOpts.begin(), kModelValueOpts.end());
-  Args a(argc, argv, values, {"--help"}, kModelAliases);
+  Args a(argc, argv, values, {"--help", "--redact-prompts"}, kModelAliases);
   if (!a.ok() || a.flag("--help")) {
     if (!a.ok()) std::fprintf(stderr, "cyllm serve: %s\n", a.error().c_str());
     std::fprintf(a.ok() ? stdout : stderr, "%s", help().c_str());
     return a.ok() ? 0 : 2;
   }
-  server::ServerOptions opts;
-  opts.host = a.get_or("--host", "127.0.0.1");
-  const long long port = a.get_int("--port", 8080);
-  opts.max_body_bytes = a.get_int("--max-body", opts.max_body_bytes);
-  const long long kv = a.get_int("--kv-tokens", 16384);
-  if (!a.ok() || port < 0 || port > 65535 || opts.max_body_bytes < 1024 || kv < 64) {
-    std::fprintf(stderr, "cyllm serve: %s\n",
-                 a.ok() ? "--port must be 0..65535, --max-body >= 1024 and --kv-tokens >= 64" : a.error().c_str());
+  server::ServerSettings settings;
+  if (!settings_from(a, settings)) return 2;
+  auto rt = server::ServerRuntime::create(settings);
+  if (!rt) {
+    std::fprintf(stderr, "cyllm serve: %s\n", rt.error().to_string().c_str());
     return 2;
   }
-  opts.port = static_cast<uint16_t>(port);
 
   // Handlers first, so a signal during model loading also ends the process cleanly.
   struct sigaction sa {};
@@ -77,7 +114,8 @@ int cmd_serve(int argc, char** argv) {
   }
   SchedulerConfig cfg;
   cfg.max_seq_tokens = lm->ctx_opts.n_ctx;
-  cfg.kv_budget_tokens = static_cast<int>(std::max<long long>(kv, lm->ctx_opts.n_ctx));
+  cfg.kv_budget_tokens = std::max(settings.kv_tokens, lm->ctx_opts.n_ctx);
+  cfg.timeouts = settings.timeouts;
   if (auto st = cfg.validate(); !st) {
     std::fprintf(stderr, "cyllm serve: %s\n", st.error().to_string().c_str());
     return 2;
@@ -92,16 +130,22 @@ int cmd_serve(int argc, char** argv) {
   be.n_vocab = lm->model->config().n_vocab;
   be.max_seq_tokens = sched->config().max_seq_tokens > 0 ? sched->config().max_seq_tokens : lm->ctx_opts.n_ctx;
   const ChatPrompt* cp = prompt->get();
-  be.render_chat = [cp](const nlohmann::ordered_json& messages) { return cp->render(messages); };
+  be.render_chat = [cp](const nlohmann::ordered_json& messages, bool add_gen) { return cp->render(messages, add_gen); };
 
-  auto srv = std::make_unique<server::HttpServer>(std::move(be));
+  server::ServerOptions opts;
+  opts.host = settings.host;
+  opts.port = settings.port;
+  opts.max_body_bytes = settings.max_body_bytes;
+  auto srv = std::make_unique<server::HttpServer>(std::move(be), rt->get());
   auto bound = srv->start(opts);
   if (!bound) {
     std::fprintf(stderr, "cyllm serve: %s\n", bound.error().to_string().c_str());
     return 1;
   }
-  std::fprintf(stderr, "%s\nmodel: %s\nlistening on http://%s:%u (Ctrl-C to stop)\n", (*prompt)->describe().c_str(),
-               std::filesystem::path(path).stem().c_str(), opts.host.c_str(), static_cast<unsigned>(*bound));
+  std::fprintf(stderr, "%s\nmodel: %s\nauth: %s\nlistening on http://%s:%u (Ctrl-C to stop)\n",
+               (*prompt)->describe().c_str(), std::filesystem::path(path).stem().c_str(),
+               (*rt)->gate->auth_required() ? "API key required" : "off (loopback and no API keys)",
+               opts.host.c_str(), static_cast<unsigned>(*bound));
   std::fflush(stderr);
 
   QTimer poll;

@@ -22,6 +22,8 @@ constexpr Command kCommands[] = {
     {"template", cyllm::cli::cmd_template, "render a chat template for a messages file (exact text)"},
     {"validate", cyllm::cli::cmd_validate, "check a training dataset: every problem with its row, field and reason"},
     {"render", cyllm::cli::cmd_render, "show one dataset row as trained: template text with trained spans marked"},
+    {"keys", cyllm::cli::cmd_keys, "create, list, rotate and revoke the server's API keys"},
+    {"audit", cyllm::cli::cmd_audit, "export or purge the server's audit log"},
 #ifdef CYLLM_HAVE_QT
     {"serve", cyllm::cli::cmd_serve, "serve the model over an OpenAI-compatible HTTP API"},
 #endif

@@ -68,12 +68,18 @@ ApiError model_not_found(const std::string& model) {
 
 ApiError route_not_found(const std::string& method, const std::string& path) {
   return make(404, "not_found_error", "not_found", "No route for " + method + " " + path + ".", "",
-              "The server offers POST /v1/chat/completions, POST /v1/completions, GET /v1/models and GET /health.");
+              "The server offers POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health, GET /metrics, "
+              "POST /tokenize, POST /detokenize and POST /apply-template.");
 }
 
 ApiError unauthorized(const std::string& why) {
   return make(401, "authentication_error", "invalid_api_key", why, "",
               "Send 'Authorization: Bearer <key>' with a valid, unexpired key.");
+}
+
+ApiError forbidden(const std::string& scope) {
+  return make(403, "permission_error", "insufficient_scope", "The API key lacks the '" + scope + "' scope this endpoint needs.",
+              "", "Use a key created with --scope " + scope + " (cyllm keys create --tenant T --scope " + scope + ").");
 }
 
 ApiError body_too_large(size_t limit_bytes) {
@@ -83,8 +89,10 @@ ApiError body_too_large(size_t limit_bytes) {
 }
 
 ApiError rate_limited(double retry_after_s) {
-  return make(429, "rate_limit_error", "rate_limit_exceeded", "Rate limit reached.", "",
-              "Retry after " + std::to_string(static_cast<long long>(std::ceil(retry_after_s))) + " s.");
+  ApiError e = make(429, "rate_limit_error", "rate_limit_exceeded", "Rate limit reached.", "",
+                    "Retry after " + std::to_string(static_cast<long long>(std::ceil(retry_after_s))) + " s.");
+  e.retry_after_s = retry_after_s;
+  return e;
 }
 
 ApiError overloaded(const std::string& why) {

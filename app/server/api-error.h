@@ -18,6 +18,7 @@ struct ApiError {
   std::string param;       // the offending request field ("" when none)
   std::string code;        // catalog code, e.g. "invalid_value", "model_not_found"
   std::string suggestion;  // what to do next; appended to the message for clients that show only it
+  double retry_after_s = 0;  // > 0: sent as the Retry-After header (whole seconds, rounded up)
 
   nlohmann::json to_json() const;
 };
@@ -30,6 +31,7 @@ ApiError invalid_json(const std::string& why);                             // 40
 ApiError model_not_found(const std::string& model);                        // 404 model_not_found
 ApiError route_not_found(const std::string& method, const std::string& path);  // 404 not_found
 ApiError unauthorized(const std::string& why);                              // 401 invalid_api_key
+ApiError forbidden(const std::string& scope);                               // 403 insufficient_scope
 ApiError body_too_large(size_t limit_bytes);                                // 413 request_too_large
 ApiError rate_limited(double retry_after_s);                                // 429 rate_limit_exceeded
 ApiError overloaded(const std::string& why);                                // 503 server_overloaded

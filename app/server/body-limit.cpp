@@ -2,6 +2,8 @@
 // when the connection is handed over), so it sees each request's headers first.
 #include "server/body-limit.h"
 
+#include <optional>
+
 #include <QTcpSocket>
 
 #include "server/api-error.h"
@@ -12,17 +14,21 @@ namespace {
 constexpr const char* kRejected = "cyllm_rejected";
 constexpr const char* kClose = "cyllm_close";
 
-void reject(QTcpSocket* sock, int status, const char* reason, const ApiError& e) {
+}  // namespace
+
+void BodyLimitTcpServer::reject(QTcpSocket* sock, RejectedRequest r) {
+  const QByteArray extra = hook_ ? hook_(r) : QByteArray();
+  const ApiError& e = r.error;
   const QByteArray body = QByteArray::fromStdString(e.to_json().dump());
-  QByteArray head = "HTTP/1.1 " + QByteArray::number(status) + " " + reason + "\r\n";
+  const char* reason = e.status == 413 ? "Payload Too Large" : "Length Required";
+  QByteArray head = "HTTP/1.1 " + QByteArray::number(e.status) + " " + reason + "\r\n";
   head += "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " + QByteArray::number(body.size()) +
-          "\r\n\r\n";
+          "\r\n" + extra + "\r\n";
   sock->setProperty(kRejected, true);
   sock->readAll();
   sock->write(head + body);
   sock->disconnectFromHost();
 }
-}  // namespace
 
 void BodyLimitTcpServer::incomingConnection(qintptr fd) {
   auto* sock = new QTcpSocket(this);
@@ -44,6 +50,15 @@ void BodyLimitTcpServer::inspect(QTcpSocket* sock) {
   const qsizetype end = peek.indexOf("\r\n\r\n");
   if (end < 0) return;
   const QList<QByteArray> lines = peek.left(end).split('\n');
+  RejectedRequest info;
+  if (!lines.isEmpty()) {
+    const QList<QByteArray> parts = lines[0].trimmed().split(' ');
+    if (parts.size() >= 2) {
+      info.method = parts[0];
+      info.path = parts[1].left(parts[1].indexOf('?') < 0 ? parts[1].size() : parts[1].indexOf('?'));
+    }
+  }
+  std::optional<ApiError> refusal;
   // Whether the client asked to close after this request (6.4 ignores it); see wants_close().
   bool close = !lines.isEmpty() && lines[0].trimmed().endsWith("HTTP/1.0");
   for (qsizetype i = 1; i < lines.size(); ++i) {
@@ -55,14 +70,24 @@ void BodyLimitTcpServer::inspect(QTcpSocket* sock) {
     if (key == "content-length") {
       bool ok = false;
       const qint64 n = value.toLongLong(&ok);
-      if (ok && n > limit_) return reject(sock, 413, "Payload Too Large", body_too_large(static_cast<size_t>(limit_)));
+      if (ok && n > limit_ && !refusal) refusal = body_too_large(static_cast<size_t>(limit_));
     } else if (key == "connection") {
       close = value.toLower().contains("close") || (close && !value.toLower().contains("keep-alive"));
     } else if (key == "transfer-encoding" && value.toLower().contains("chunked")) {
       ApiError e = invalid_param("Transfer-Encoding", "chunked request bodies are not accepted; send Content-Length");
       e.status = 411;
-      return reject(sock, 411, "Length Required", e);
+      if (!refusal) refusal = e;
+    } else if (key == "authorization") {
+      info.authorization = value;
+    } else if (key == "traceparent") {
+      info.traceparent = value;
+    } else if (key == "x-request-id") {
+      info.request_id = value;
     }
+  }
+  if (refusal) {
+    info.error = *refusal;
+    return reject(sock, std::move(info));
   }
   sock->setProperty(kClose, close);
 }

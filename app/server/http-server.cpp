@@ -1,64 +1,58 @@
-// HttpServer: thread setup, routes, request -> ServeRequest mapping, and engine events -> replies.
+// HttpServer: thread setup, routes, admission and telemetry of every exchange, and the endpoints
+// that answer at once (/health, /metrics, /v1/models, /tokenize, /detokenize, /apply-template).
+// Generation is in http-generate.cpp.
 #include "server/http-server.h"
 
-#include <chrono>
-#include <mutex>
-#include <random>
+#include <cmath>
 
 #include <QCoreApplication>
 #include <QHostAddress>
 #include <QTcpSocket>
 #include <QThread>
+#include <QTimer>
 #include <QtHttpServer/QHttpServer>
 #include <QtHttpServer/QHttpServerRequest>
 #include <QtHttpServer/QHttpServerResponder>
 
 #include "server/body-limit.h"
-#include "server/sse-stream.h"
+#include "server/http-pending.h"
 
 namespace cyllm::server {
 
-// Engine-thread sinks post through the gate; stop() closes it, so late events are dropped safely.
-struct HttpServer::Gate {
-  std::mutex mu;
-  HttpServer* target = nullptr;
-  void post(uint64_t key, const ServeEvent& ev) {
-    std::lock_guard lock(mu);
-    if (!target) return;
-    HttpServer* t = target;
-    QMetaObject::invokeMethod(t, [t, key, ev] { t->on_event(key, ev); }, Qt::QueuedConnection);
-  }
-};
-
-// One request in flight: what its reply needs, and the choices gathered so far.
-struct HttpServer::Pending {
-  bool chat = true, stream = false, include_usage = false, echo = false;
-  std::string id, model, prompt_text;
-  int n = 1;
-  uint64_t sched_id = 0;
-  QPointer<SseStream> out;
-  std::vector<ChoiceResult> choices;
-  std::vector<bool> started;
-  int n_done = 0;
-  Usage usage;
-};
-
 namespace {
-QByteArray json_bytes(const nlohmann::ordered_json& j) { return QByteArray::fromStdString(j.dump()); }
-QByteArray json_bytes(const nlohmann::json& j) { return QByteArray::fromStdString(j.dump()); }
-QByteArray sse(const nlohmann::ordered_json& j) { return QByteArray::fromStdString(sse_event(j)); }
-// An immediate JSON answer; honours the client's "Connection: close" (6.4 keeps the connection).
-void write_json(QHttpServerResponder& resp, int status, const QByteArray& body) {
-  const auto code = static_cast<QHttpServerResponder::StatusCode>(status);
-  QTcpSocket* sock = resp.socket();
-  if (!wants_close(sock)) return resp.write(body, {{"Content-Type", "application/json"}}, code);
-  resp.write(body, {{"Content-Type", "application/json"}, {"Connection", "close"}}, code);
-  sock->disconnectFromHost();
+int64_t unix_now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string header(const QHttpServerRequest& req, const char* name) {
+  for (const auto& [k, v] : req.headers())
+    if (k.compare(name, Qt::CaseInsensitive) == 0) return v.toStdString();
+  return {};
+}
+
+const char* method_name(QHttpServerRequest::Method m) {
+  using M = QHttpServerRequest::Method;
+  switch (m) {
+    case M::Get: return "GET";
+    case M::Post: return "POST";
+    case M::Put: return "PUT";
+    case M::Delete: return "DELETE";
+    case M::Head: return "HEAD";
+    case M::Options: return "OPTIONS";
+    case M::Patch: return "PATCH";
+    default: return "OTHER";
+  }
+}
+
+QList<QPair<QByteArray, QByteArray>> trace_headers(const TraceContext& t) {
+  return {{"X-Request-Id", QByteArray::fromStdString(t.trace_id)},
+          {"traceparent", QByteArray::fromStdString(format_traceparent(t, new_span_id()))}};
 }
 }  // namespace
 
-HttpServer::HttpServer(ServerBackend backend) : be_(std::move(backend)), gate_(std::make_shared<Gate>()) {
-  created_ = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+HttpServer::HttpServer(ServerBackend backend, ServerRuntime* rt)
+    : be_(std::move(backend)), rt_(rt), gate_(std::make_shared<Gate>()) {
+  created_ = unix_now_s();
 }
 
 HttpServer::~HttpServer() { stop(); }
@@ -95,6 +89,19 @@ void HttpServer::setup(const ServerOptions& opts, Result<uint16_t>* out) {
   http_ = new QHttpServer(this);
   add_routes();
   auto* tcp = new BodyLimitTcpServer(max_body_, http_);
+  tcp->set_reject_hook([this](const RejectedRequest& r) {
+    Exchange ex;
+    ex.t0 = std::chrono::steady_clock::now();
+    ex.method = r.method.toStdString();
+    ex.endpoint = r.path.toStdString();
+    RequestHead h{ex.method, ex.endpoint, r.authorization.toStdString(), r.traceparent.toStdString(),
+                  r.request_id.toStdString()};
+    ex.adm = rt_->gate->admit(h, "inference", unix_now_s());  // for the tenant and key of the record
+    record(ex, r.error.status, &r.error);
+    QByteArray extra;
+    for (const auto& [k, v] : trace_headers(ex.adm.trace)) extra += k + ": " + v + "\r\n";
+    return extra;
+  });
   QHostAddress addr;
   if (opts.host == "localhost") addr = QHostAddress::LocalHost;
   else if (!addr.setAddress(QString::fromStdString(opts.host))) {
@@ -108,6 +115,9 @@ void HttpServer::setup(const ServerOptions& opts, Result<uint16_t>* out) {
     return;
   }
   http_->bind(tcp);
+  tick_ = new QTimer(this);
+  connect(tick_, &QTimer::timeout, this, [this] { refresh_telemetry(); });
+  tick_->start(1000);
   {
     std::lock_guard lock(gate_->mu);
     gate_->target = this;
@@ -120,30 +130,100 @@ void HttpServer::teardown() {
     std::lock_guard lock(gate_->mu);
     gate_->target = nullptr;
   }
+  delete tick_;
+  tick_ = nullptr;
   for (auto& [key, p] : pending_) {
     if (p->sched_id) be_.scheduler->cancel(p->sched_id);
     if (p->out) p->out->finish(QByteArray());
+    record(p->ex, 499, nullptr);  // closed by the server's shutdown (nginx's "client closed" code)
   }
   pending_.clear();
   delete http_;  // closes the listener and every connection
   http_ = nullptr;
 }
 
-void HttpServer::send_error(QHttpServerResponder& resp, const ApiError& e) {
-  write_json(resp, e.status, json_bytes(e.to_json()));
+void HttpServer::refresh_telemetry() { rt_->telemetry->refresh(be_.scheduler->stats()); }
+
+bool HttpServer::begin(const QHttpServerRequest& req, QHttpServerResponder& resp, const std::string& endpoint,
+                       const std::string& scope, Exchange& ex) {
+  ex.t0 = std::chrono::steady_clock::now();
+  ex.endpoint = endpoint;
+  ex.method = method_name(req.method());
+  RequestHead h{ex.method, endpoint, header(req, "authorization"), header(req, "traceparent"),
+                header(req, "x-request-id")};
+  ex.adm = rt_->gate->admit(h, scope, unix_now_s());
+  ex.headers = trace_headers(ex.adm.trace);
+  if (ex.adm.error) {
+    answer_error(ex, resp, *ex.adm.error);
+    return false;
+  }
+  return true;
+}
+
+void HttpServer::record(const Exchange& ex, int status, const ApiError* e, const LatencyRecord* lat) {
+  RequestOutcome o;
+  o.trace_id = ex.adm.trace.trace_id;
+  o.tenant = ex.adm.tenant;
+  o.key_hash = ex.adm.key_hash;
+  o.endpoint = ex.endpoint;
+  o.method = ex.method;
+  o.model_id = ex.model_id;
+  o.status = status;
+  o.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ex.t0).count();
+  if (lat) o.latency = *lat;
+  if (e) {
+    o.error_code = e->code;
+    o.error_message = e->message;
+  }
+  rt_->telemetry->request_finished(o);
+}
+
+void HttpServer::answer(Exchange& ex, QHttpServerResponder& resp, int status, const QByteArray& body,
+                        const QByteArray& content_type) {
+  QTcpSocket* sock = resp.socket();
+  const bool close = wants_close(sock);  // 6.4 ignores "Connection: close"; we honour it
+  write_full_reply(resp, status, body, content_type, ex.headers, close);
+  if (close && sock) sock->disconnectFromHost();
+  if (status < 400) record(ex, status, nullptr);
+}
+
+void HttpServer::answer_error(Exchange& ex, QHttpServerResponder& resp, const ApiError& e) {
+  if (e.retry_after_s > 0)
+    ex.headers.push_back({"Retry-After", QByteArray::number(static_cast<qlonglong>(std::ceil(e.retry_after_s)))});
+  answer(ex, resp, e.status, QByteArray::fromStdString(e.to_json().dump()));
+  record(ex, e.status, &e);
+}
+
+void HttpServer::log_ignored(const Exchange& ex, const std::vector<std::string>& fields) {
+  if (fields.empty() || !rt_->log->enabled(LogLevel::kDebug)) return;
+  rt_->log->log(LogLevel::kDebug, "ignored_fields",
+                {{"trace_id", ex.adm.trace.trace_id}, {"endpoint", ex.endpoint}, {"fields", fields}});
 }
 
 void HttpServer::add_routes() {
   using Method = QHttpServerRequest::Method;
-  http_->route("/health", Method::Get, [this](const QHttpServerRequest&, QHttpServerResponder&& resp) {
+  http_->route("/health", Method::Get, [this](const QHttpServerRequest& req, QHttpServerResponder&& resp) {
+    Exchange ex;
+    if (!begin(req, resp, "/health", "", ex)) return;
     const SchedulerStats st = be_.scheduler->stats();
-    nlohmann::ordered_json j = {{"status", "ok"},          {"model", be_.model_id},
-                                {"running", st.running},   {"waiting", st.waiting},
-                                {"cancelled", st.cancelled}, {"open_replies", pending_.size()}};
-    write_json(resp, 200, json_bytes(j));
+    nlohmann::ordered_json j = {{"status", "ok"},           {"model", be_.model_id},
+                                {"running", st.running},    {"waiting", st.waiting},
+                                {"cancelled", st.cancelled}, {"open_replies", pending_.size()},
+                                {"auth", rt_->gate->auth_required() ? "required" : "off"},
+                                {"alerts", rt_->telemetry->active_alerts()}};
+    answer(ex, resp, 200, QByteArray::fromStdString(j.dump()));
   });
-  http_->route("/v1/models", Method::Get, [this](const QHttpServerRequest&, QHttpServerResponder&& resp) {
-    write_json(resp, 200, json_bytes(models_response({be_.model_id}, created_)));
+  http_->route("/metrics", Method::Get, [this](const QHttpServerRequest& req, QHttpServerResponder&& resp) {
+    Exchange ex;
+    if (!begin(req, resp, "/metrics", "admin", ex)) return;
+    refresh_telemetry();
+    answer(ex, resp, 200, QByteArray::fromStdString(rt_->telemetry->exposition()),
+           "text/plain; version=0.0.4; charset=utf-8");
+  });
+  http_->route("/v1/models", Method::Get, [this](const QHttpServerRequest& req, QHttpServerResponder&& resp) {
+    Exchange ex;
+    if (!begin(req, resp, "/v1/models", "inference", ex)) return;
+    answer(ex, resp, 200, QByteArray::fromStdString(models_response({be_.model_id}, created_).dump()));
   });
   http_->route("/v1/chat/completions", Method::Post, [this](const QHttpServerRequest& req, QHttpServerResponder&& resp) {
     handle_generate(req, std::move(resp), true);
@@ -151,148 +231,64 @@ void HttpServer::add_routes() {
   http_->route("/v1/completions", Method::Post, [this](const QHttpServerRequest& req, QHttpServerResponder&& resp) {
     handle_generate(req, std::move(resp), false);
   });
+  for (const char* path : {"/tokenize", "/detokenize", "/apply-template"}) {
+    const std::string endpoint = path;
+    http_->route(path, Method::Post, [this, endpoint](const QHttpServerRequest& req, QHttpServerResponder&& resp) {
+      handle_utility(req, std::move(resp), endpoint);
+    });
+  }
   http_->setMissingHandler([this](const QHttpServerRequest& req, QHttpServerResponder&& resp) {
     const QString path = req.url().path();
     const bool get = req.method() == Method::Get;
-    if (get && path.startsWith("/v1/models/")) {
+    Exchange ex;
+    const bool model_route = get && path.startsWith("/v1/models/");
+    // Unknown paths are recorded under one endpoint name, so random URLs cannot grow the metrics.
+    if (!begin(req, resp, model_route ? "/v1/models/{id}" : "(unknown)", "inference", ex)) return;
+    if (model_route) {
       const std::string id = path.mid(11).toStdString();
-      if (id == be_.model_id) return write_json(resp, 200, json_bytes(model_object(id, created_)));
-      return send_error(resp, model_not_found(id));
+      if (id == be_.model_id)
+        return answer(ex, resp, 200, QByteArray::fromStdString(model_object(id, created_).dump()));
+      return answer_error(ex, resp, model_not_found(id));
     }
-    const char* method = get ? "GET" : req.method() == Method::Post ? "POST" : req.method() == Method::Delete ? "DELETE" : "OTHER";
-    send_error(resp, route_not_found(method, path.toStdString()));
+    answer_error(ex, resp, route_not_found(ex.method, path.toStdString()));
   });
 }
 
-void HttpServer::handle_generate(const QHttpServerRequest& req, QHttpServerResponder&& resp, bool chat) {
-  if (req.body().size() > max_body_) return send_error(resp, body_too_large(static_cast<size_t>(max_body_)));
+void HttpServer::handle_utility(const QHttpServerRequest& req, QHttpServerResponder&& resp, const std::string& endpoint) {
+  Exchange ex;
+  if (!begin(req, resp, endpoint, "inference", ex)) return;
+  if (req.body().size() > max_body_) return answer_error(ex, resp, body_too_large(static_cast<size_t>(max_body_)));
+  if (auto e = rt_->gate->charge(ex.adm, 0, static_cast<double>(unix_now_s()))) return answer_error(ex, resp, *e);
   const std::string body = req.body().toStdString();
-  ChatRequest cr;
-  CompletionRequest pr;
-  GenerationParams* gp = nullptr;
-  std::vector<int32_t> prompt;
-  const Tokenizer& tok = *be_.tokenizer;
-  if (chat) {
-    auto parsed = parse_chat_request(body);
-    if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(resp, *e);
-    cr = std::move(std::get<ChatRequest>(parsed));
-    gp = &cr;
+  auto check_model = [&](const std::string& model) -> std::optional<ApiError> {
+    if (!model.empty() && model != be_.model_id) return model_not_found(model);
+    return std::nullopt;
+  };
+  Parsed<nlohmann::ordered_json> result = ApiError{};
+  if (endpoint == "/tokenize") {
+    auto r = parse_tokenize_request(body);
+    if (auto* e = std::get_if<ApiError>(&r)) return answer_error(ex, resp, *e);
+    auto& t = std::get<TokenizeRequest>(r);
+    log_ignored(ex, t.ignored_fields);
+    if (auto e = check_model(t.model)) return answer_error(ex, resp, *e);
+    result = tokenize_response(t, *be_.tokenizer, be_.render_chat, be_.max_seq_tokens);
+  } else if (endpoint == "/detokenize") {
+    auto r = parse_detokenize_request(body);
+    if (auto* e = std::get_if<ApiError>(&r)) return answer_error(ex, resp, *e);
+    auto& d = std::get<DetokenizeRequest>(r);
+    log_ignored(ex, d.ignored_fields);
+    if (auto e = check_model(d.model)) return answer_error(ex, resp, *e);
+    result = detokenize_response(d, *be_.tokenizer);
   } else {
-    auto parsed = parse_completion_request(body);
-    if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(resp, *e);
-    pr = std::move(std::get<CompletionRequest>(parsed));
-    gp = &pr;
+    auto r = parse_apply_template_request(body);
+    if (auto* e = std::get_if<ApiError>(&r)) return answer_error(ex, resp, *e);
+    auto& a = std::get<ApplyTemplateRequest>(r);
+    log_ignored(ex, a.ignored_fields);
+    if (auto e = check_model(a.model)) return answer_error(ex, resp, *e);
+    result = apply_template_response(a, be_.render_chat);
   }
-  if (gp->model != be_.model_id) return send_error(resp, model_not_found(gp->model));
-  if (gp->logprobs) return send_error(resp, invalid_param("logprobs", "not supported yet"));
-  if (gp->json_mode) return send_error(resp, invalid_param("response_format", "json_object is not supported yet"));
-  const std::string prompt_param = chat ? "messages" : "prompt";
-  if (chat) {
-    auto text = be_.render_chat(cr.messages);
-    if (!text) return send_error(resp, invalid_param("messages", text.error().message));
-    prompt = tok.encode(*text, tok.add_bos_default(), /*parse_special=*/true);
-  } else {
-    prompt = tok.encode(pr.prompt, tok.add_bos_default(), /*parse_special=*/false);
-  }
-  if (prompt.empty()) return send_error(resp, invalid_param(prompt_param, "the prompt is empty"));
-  const int n_prompt = static_cast<int>(prompt.size());
-  if (n_prompt >= be_.max_seq_tokens) {
-    ApiError e = invalid_param(prompt_param, "the prompt has " + std::to_string(n_prompt) + " tokens; at most " +
-                                                 std::to_string(be_.max_seq_tokens - 1) + " fit the context");
-    e.code = "context_length_exceeded";
-    return send_error(resp, e);
-  }
-  if (!gp->seed_given) gp->sampling.seed = std::random_device{}() ^ (uint64_t{std::random_device{}()} << 32);
-  if (auto st = gp->sampling.validate(be_.n_vocab); !st) return send_error(resp, from_engine_error(st.error()));
-
-  ServeRequest sr;
-  sr.prompt = std::move(prompt);
-  sr.max_tokens = gp->max_tokens < 0 ? be_.max_seq_tokens - n_prompt : gp->max_tokens;
-  sr.sampling = gp->sampling;
-  sr.stop = gp->stop;
-  sr.n = gp->n;
-  sr.priority = gp->priority;
-  if (gp->tier) sr.tier = *gp->tier;
-  sr.stream = gp->stream;
-
-  const uint64_t key = next_key_++;
-  auto p = std::make_unique<Pending>();
-  p->chat = chat;
-  p->stream = gp->stream;
-  p->include_usage = gp->include_usage;
-  p->echo = !chat && pr.echo;
-  p->prompt_text = chat ? std::string() : pr.prompt;
-  p->id = new_id(chat ? "chatcmpl" : "cmpl");
-  p->model = be_.model_id;
-  p->n = gp->n;
-  p->choices.resize(gp->n);
-  p->started.assign(gp->n, false);
-  p->out = new SseStream(std::move(resp), http_, this);
-  connect(p->out, &SseStream::clientGone, this, [this, key] {
-    auto it = pending_.find(key);
-    if (it == pending_.end()) return;
-    if (it->second->sched_id) be_.scheduler->cancel(it->second->sched_id);
-    if (it->second->out) it->second->out->deleteLater();
-    pending_.erase(it);
-  });
-  Pending* raw = p.get();
-  pending_[key] = std::move(p);
-  std::shared_ptr<Gate> gate = gate_;
-  raw->sched_id = be_.scheduler->submit(std::move(sr), [gate, key](const ServeEvent& ev) { gate->post(key, ev); });
-}
-
-void HttpServer::on_event(uint64_t key, const ServeEvent& ev) {
-  auto it = pending_.find(key);
-  if (it == pending_.end()) return;
-  Pending& p = *it->second;
-  if (!p.out) {  // the reply is gone
-    if (p.sched_id) be_.scheduler->cancel(p.sched_id);
-    pending_.erase(it);
-    return;
-  }
-  if (ev.done && ev.finish_reason != "stop" && ev.finish_reason != "length") {
-    ApiError e = ev.finish_reason == "timeout" && ev.error ? timed_out(*ev.error)
-                 : ev.error                                ? from_engine_error(*ev.error)
-                                                           : from_engine_error(make_error(ErrorCode::kCancelled, "the request was cancelled"));
-    if (p.sched_id) be_.scheduler->cancel(p.sched_id);
-    if (p.out->started()) p.out->finish(sse(e.to_json()) + QByteArray::fromStdString(sse_done()));
-    else p.out->reply(e.status, json_bytes(e.to_json()));
-    pending_.erase(it);
-    return;
-  }
-  const int c = ev.choice;
-  if (c < 0 || c >= p.n) return;
-  std::string piece = ev.text;
-  const bool first = !p.started[c];
-  p.started[c] = true;
-  if (first && p.echo) piece = p.prompt_text + piece;
-  const std::optional<std::string> finish = ev.done ? std::optional<std::string>(ev.finish_reason) : std::nullopt;
-  if (p.stream) {
-    if (p.chat) {
-      if (first) p.out->send(sse(chat_chunk(p.id, created_, p.model, c, "assistant", std::string(), std::nullopt)));
-      if (!piece.empty()) p.out->send(sse(chat_chunk(p.id, created_, p.model, c, std::nullopt, piece, std::nullopt)));
-      if (finish) p.out->send(sse(chat_chunk(p.id, created_, p.model, c, std::nullopt, std::nullopt, finish)));
-    } else if (!piece.empty() || finish) {
-      p.out->send(sse(completion_chunk(p.id, created_, p.model, c, piece, finish)));
-    }
-  } else {
-    p.choices[c].text += piece;
-    if (finish) p.choices[c].finish_reason = *finish;
-  }
-  if (!ev.done) return;
-  p.usage.prompt_tokens = ev.prompt_tokens;
-  p.usage.cached_tokens = ev.cached_prompt_tokens;
-  p.usage.completion_tokens += ev.completion_tokens;
-  if (++p.n_done < p.n) return;
-  if (p.stream) {
-    if (p.include_usage) p.out->send(sse(usage_chunk(p.id, created_, p.model, p.usage, p.chat)));
-    p.out->finish(QByteArray::fromStdString(sse_done()));
-  } else {
-    auto j = p.chat ? chat_completion_response(p.id, created_, p.model, p.choices, p.usage, false)
-                    : completion_response(p.id, created_, p.model, p.choices, p.usage, false);
-    p.out->reply(200, json_bytes(j));
-  }
-  pending_.erase(it);
+  if (auto* e = std::get_if<ApiError>(&result)) return answer_error(ex, resp, *e);
+  answer(ex, resp, 200, QByteArray::fromStdString(std::get<nlohmann::ordered_json>(result).dump()));
 }
 
 }  // namespace cyllm::server

@@ -37,6 +37,8 @@ KeyInfo read_info(sqlite3_stmt* s) {
   k.expires_s = sqlite3_column_int64(s, 4);
   k.revoked_s = sqlite3_column_int64(s, 5);
   k.hash_prefix = std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, 6))).substr(0, 12);
+  k.requests_per_min = sqlite3_column_int(s, 7);
+  k.tokens_per_min = sqlite3_column_int(s, 8);
   return k;
 }
 
@@ -71,7 +73,8 @@ Result<std::unique_ptr<KeyStore>> KeyStore::open(const std::string& path) {
   if (auto st = open_sqlite(path,
                             {"CREATE TABLE IF NOT EXISTS api_keys (id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT "
                              "NULL, scopes TEXT NOT NULL, created INTEGER NOT NULL, expires INTEGER NOT NULL, revoked "
-                             "INTEGER NOT NULL DEFAULT 0, hash TEXT NOT NULL UNIQUE)"},
+                             "INTEGER NOT NULL DEFAULT 0, hash TEXT NOT NULL UNIQUE, rpm INTEGER NOT NULL DEFAULT 0, tpm INTEGER NOT "
+                             "NULL DEFAULT 0)"},
                             &db, "key store");
       !st)
     return st.error();
@@ -81,14 +84,15 @@ Result<std::unique_ptr<KeyStore>> KeyStore::open(const std::string& path) {
 KeyStore::~KeyStore() { sqlite3_close(db_); }
 
 Result<NewKey> KeyStore::insert(const std::string& tenant, const std::set<std::string>& scopes, int64_t expires_s,
-                                int64_t now_s) {
+                                int64_t now_s, int rpm, int tpm) {
   unsigned char raw[24];
   if (RAND_bytes(raw, sizeof raw) != 1) return make_error(ErrorCode::kInternal, "no randomness for a new key");
   static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   std::string key = "cyk-";
   for (unsigned char c : raw) key += alphabet[c % 62];
   const std::string hash = hash_hex(key);
-  SqliteStmt st(db_, "INSERT INTO api_keys (tenant, scopes, created, expires, hash) VALUES (?1, ?2, ?3, ?4, ?5)");
+  SqliteStmt st(db_,
+                "INSERT INTO api_keys (tenant, scopes, created, expires, hash, rpm, tpm) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   if (!st.ok()) return db_error(db_, "create");
   const std::string sc = join(scopes);
   sqlite3_bind_text(st.get(), 1, tenant.c_str(), -1, SQLITE_TRANSIENT);
@@ -96,20 +100,25 @@ Result<NewKey> KeyStore::insert(const std::string& tenant, const std::set<std::s
   sqlite3_bind_int64(st.get(), 3, now_s);
   sqlite3_bind_int64(st.get(), 4, expires_s);
   sqlite3_bind_text(st.get(), 5, hash.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int(st.get(), 6, rpm);
+  sqlite3_bind_int(st.get(), 7, tpm);
   if (sqlite3_step(st.get()) != SQLITE_DONE) return db_error(db_, "create");
   NewKey k;
   k.plaintext = key;
-  k.info = {static_cast<int64_t>(sqlite3_last_insert_rowid(db_)), tenant, scopes, now_s, expires_s, 0, hash.substr(0, 12)};
+  k.info = {static_cast<int64_t>(sqlite3_last_insert_rowid(db_)), tenant, scopes, now_s, expires_s, 0, hash.substr(0, 12),
+            rpm, tpm};
   return k;
 }
 
-Result<NewKey> KeyStore::create(const std::string& tenant, std::set<std::string> scopes, int64_t expires_s, int64_t now_s) {
+Result<NewKey> KeyStore::create(const std::string& tenant, std::set<std::string> scopes, int64_t expires_s, int64_t now_s,
+                                int rpm, int tpm) {
   if (tenant.empty()) return make_error(ErrorCode::kInvalidArgument, "a key needs a tenant");
+  if (rpm < 0 || tpm < 0) return make_error(ErrorCode::kInvalidArgument, "rate limits cannot be negative");
   if (scopes.empty()) scopes = {"inference"};
   for (const auto& s : scopes)
     if (s != "inference" && s != "admin")
       return make_error(ErrorCode::kInvalidArgument, "unknown scope '" + s + "'", "Scopes are inference and admin.");
-  return insert(tenant, scopes, expires_s, now_s);
+  return insert(tenant, scopes, expires_s, now_s, rpm, tpm);
 }
 
 Result<NewKey> KeyStore::rotate(int64_t id, int64_t grace_s, int64_t now_s) {
@@ -117,7 +126,7 @@ Result<NewKey> KeyStore::rotate(int64_t id, int64_t grace_s, int64_t now_s) {
   if (!keys) return keys.error();
   for (const auto& k : *keys) {
     if (k.id != id) continue;
-    auto fresh = insert(k.tenant, k.scopes, k.expires_s, now_s);
+    auto fresh = insert(k.tenant, k.scopes, k.expires_s, now_s, k.requests_per_min, k.tokens_per_min);
     if (!fresh) return fresh.error();
     if (auto st = revoke(id, now_s + std::max<int64_t>(0, grace_s)); !st) return st.error();
     return fresh;
@@ -136,7 +145,7 @@ Status KeyStore::revoke(int64_t id, int64_t when_s) {
 }
 
 Result<std::vector<KeyInfo>> KeyStore::list() {
-  SqliteStmt st(db_, "SELECT id, tenant, scopes, created, expires, revoked, hash FROM api_keys ORDER BY id");
+  SqliteStmt st(db_, "SELECT id, tenant, scopes, created, expires, revoked, hash, rpm, tpm FROM api_keys ORDER BY id");
   if (!st.ok()) return db_error(db_, "list");
   std::vector<KeyInfo> out;
   while (sqlite3_step(st.get()) == SQLITE_ROW) out.push_back(read_info(st.get()));
@@ -144,8 +153,9 @@ Result<std::vector<KeyInfo>> KeyStore::list() {
 }
 
 bool KeyStore::empty() {
-  auto l = list();
-  return l && l->empty();
+  // Asked on every request (the auth mode depends on it), so one indexed probe, not a listing.
+  SqliteStmt st(db_, "SELECT 1 FROM api_keys LIMIT 1");
+  return st.ok() && sqlite3_step(st.get()) != SQLITE_ROW;
 }
 
 AuthResult KeyStore::authenticate(const std::string& presented, const std::string& scope, int64_t now_s, KeyInfo* out) {
@@ -153,7 +163,7 @@ AuthResult KeyStore::authenticate(const std::string& presented, const std::strin
   const std::string hash = hash_hex(presented);
   // Look the row up by hash, then compare the stored hash in constant time (the lookup itself
   // sees only a hash, never the key).
-  SqliteStmt st(db_, "SELECT id, tenant, scopes, created, expires, revoked, hash FROM api_keys WHERE hash = ?1");
+  SqliteStmt st(db_, "SELECT id, tenant, scopes, created, expires, revoked, hash, rpm, tpm FROM api_keys WHERE hash = ?1");
   if (!st.ok()) return AuthResult::kUnknown;
   sqlite3_bind_text(st.get(), 1, hash.c_str(), -1, SQLITE_TRANSIENT);
   if (sqlite3_step(st.get()) != SQLITE_ROW) return AuthResult::kUnknown;

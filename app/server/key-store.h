@@ -25,6 +25,8 @@ struct KeyInfo {
   int64_t expires_s = 0;     // 0: never
   int64_t revoked_s = 0;     // 0: not revoked; else rejected from this time on
   std::string hash_prefix;   // first 12 hex chars of the hash, for listings and audit
+  int requests_per_min = 0;  // this key's own rate limits; 0: the server's default
+  int tokens_per_min = 0;
 };
 
 struct NewKey {
@@ -42,7 +44,9 @@ class KeyStore {
   KeyStore(const KeyStore&) = delete;
   KeyStore& operator=(const KeyStore&) = delete;
 
-  Result<NewKey> create(const std::string& tenant, std::set<std::string> scopes, int64_t expires_s, int64_t now_s);
+  // rpm / tpm: the key's own rate limits (0: the server's default for keys).
+  Result<NewKey> create(const std::string& tenant, std::set<std::string> scopes, int64_t expires_s, int64_t now_s,
+                        int rpm = 0, int tpm = 0);
   // Issues a new key with the same tenant and scopes; the old one is rejected from now + grace.
   Result<NewKey> rotate(int64_t id, int64_t grace_s, int64_t now_s);
   Status revoke(int64_t id, int64_t now_s);
@@ -56,7 +60,8 @@ class KeyStore {
 
  private:
   explicit KeyStore(sqlite3* db) : db_(db) {}
-  Result<NewKey> insert(const std::string& tenant, const std::set<std::string>& scopes, int64_t expires_s, int64_t now_s);
+  Result<NewKey> insert(const std::string& tenant, const std::set<std::string>& scopes, int64_t expires_s, int64_t now_s,
+                        int rpm, int tpm);
   sqlite3* db_;
 };
 

@@ -1,4 +1,5 @@
 #include "server/openai-protocol.h"
+#include "server/request-reader.h"
 
 #include <charconv>
 #include <cmath>
@@ -12,91 +13,8 @@ namespace {
 
 using json = nlohmann::json;
 using ojson = nlohmann::ordered_json;
-
-// Reads the fields of one request object, validating each; the first problem is kept. Fields
-// never read are reported as ignored.
-class Reader {
- public:
-  explicit Reader(const ojson& j) : j_(j) {}
-
-  bool ok() const { return !err_.has_value(); }
-  const ApiError& error() const { return *err_; }
-  void fail(ApiError e) {
-    if (!err_) err_ = std::move(e);
-  }
-  const ojson* get(const std::string& key) {
-    used_.insert(key);
-    auto it = j_.find(key);
-    if (it == j_.end() || it->is_null()) return nullptr;
-    return &*it;
-  }
-  std::optional<double> number(const std::string& key, double lo, double hi, bool lo_open = false) {
-    const ojson* v = get(key);
-    if (!v) return std::nullopt;
-    if (!v->is_number()) {
-      fail(invalid_param(key, "must be a number"));
-      return std::nullopt;
-    }
-    const double x = v->get<double>();
-    if (!std::isfinite(x) || x > hi || (lo_open ? x <= lo : x < lo)) {
-      fail(invalid_param(key, "must be " + std::string(lo_open ? "greater than " : "at least ") + fmt(lo) +
-                                  " and at most " + fmt(hi) + ", got " + fmt(x)));
-      return std::nullopt;
-    }
-    return x;
-  }
-  std::optional<int64_t> integer(const std::string& key, int64_t lo, int64_t hi) {
-    const ojson* v = get(key);
-    if (!v) return std::nullopt;
-    if (!v->is_number_integer()) {
-      fail(invalid_param(key, "must be an integer"));
-      return std::nullopt;
-    }
-    const int64_t x = v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)
-                          ? INT64_MAX
-                          : v->get<int64_t>();
-    if (x < lo || x > hi) {
-      fail(invalid_param(key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
-                                  v->dump()));
-      return std::nullopt;
-    }
-    return x;
-  }
-  std::optional<bool> boolean(const std::string& key) {
-    const ojson* v = get(key);
-    if (!v) return std::nullopt;
-    if (!v->is_boolean()) {
-      fail(invalid_param(key, "must be true or false"));
-      return std::nullopt;
-    }
-    return v->get<bool>();
-  }
-  std::optional<std::string> string(const std::string& key) {
-    const ojson* v = get(key);
-    if (!v) return std::nullopt;
-    if (!v->is_string()) {
-      fail(invalid_param(key, "must be a string"));
-      return std::nullopt;
-    }
-    return v->get<std::string>();
-  }
-  std::vector<std::string> unused() const {
-    std::vector<std::string> out;
-    for (auto it = j_.begin(); it != j_.end(); ++it)
-      if (!used_.count(it.key())) out.push_back(it.key());
-    return out;
-  }
-  static std::string fmt(double x) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g", x);
-    return buf;
-  }
-
- private:
-  const ojson& j_;
-  std::set<std::string> used_;
-  std::optional<ApiError> err_;
-};
+using detail::Reader;
+using detail::read_messages;
 
 // Parameters chat and completions share. OpenAI's defaults: temperature 1, top_p 1, no penalties;
 // engine extensions (top_k, min_p, repetition_penalty) default to off.
@@ -205,38 +123,6 @@ void read_common(Reader& r, GenerationParams& p, bool chat) {
   }
 }
 
-const std::set<std::string> kRoles = {"system", "developer", "user", "assistant", "tool"};
-
-// Text content: a string, or a list of {"type": "text", "text": ...} parts joined with "\n" (what
-// a string-content chat template expects; vLLM does the same).
-std::optional<std::string> read_content(const ojson& c, const std::string& where, Reader& r) {
-  if (c.is_string()) return c.get<std::string>();
-  if (!c.is_array()) {
-    r.fail(invalid_param(where, "must be a string or a list of content parts"));
-    return std::nullopt;
-  }
-  std::string out;
-  for (size_t k = 0; k < c.size(); ++k) {
-    const ojson& part = c[k];
-    const std::string pw = where + "[" + std::to_string(k) + "]";
-    if (!part.is_object() || !part.contains("type") || !part["type"].is_string()) {
-      r.fail(invalid_param(pw, "each content part must be an object with a 'type'"));
-      return std::nullopt;
-    }
-    if (part["type"] != "text") {
-      r.fail(invalid_param(pw + ".type", "only 'text' parts are supported, got '" + part["type"].get<std::string>() + "'"));
-      return std::nullopt;
-    }
-    if (!part.contains("text") || !part["text"].is_string()) {
-      r.fail(invalid_param(pw + ".text", "must be a string"));
-      return std::nullopt;
-    }
-    if (k > 0) out += "\n";
-    out += part["text"].get<std::string>();
-  }
-  return out;
-}
-
 }  // namespace
 
 Parsed<ChatRequest> parse_chat_request(std::string_view body) {
@@ -246,61 +132,7 @@ Parsed<ChatRequest> parse_chat_request(std::string_view body) {
   ChatRequest req;
   Reader r(j);
   read_common(r, req, /*chat=*/true);
-  const ojson* msgs = r.get("messages");
-  if (msgs == nullptr) {
-    r.fail(missing_param("messages"));
-  } else if (!msgs->is_array() || msgs->empty()) {
-    r.fail(invalid_param("messages", "must be a non-empty list of messages"));
-  } else {
-    req.messages = ojson::array();
-    for (size_t i = 0; i < msgs->size() && r.ok(); ++i) {
-      const ojson& m = (*msgs)[i];
-      const std::string w = "messages[" + std::to_string(i) + "]";
-      if (!m.is_object()) {
-        r.fail(invalid_param(w, "must be an object"));
-        break;
-      }
-      if (!m.contains("role") || !m["role"].is_string()) {
-        r.fail(invalid_param(w + ".role", "is required and must be a string"));
-        break;
-      }
-      const std::string role = m["role"].get<std::string>();
-      if (!kRoles.count(role)) {
-        r.fail(invalid_param(w + ".role", "'" + role + "' is not one of system, developer, user, assistant, tool"));
-        break;
-      }
-      ojson out = ojson::object();
-      out["role"] = role;
-      const bool has_tool_calls = m.contains("tool_calls") && !m["tool_calls"].is_null();
-      if (!m.contains("content") || m["content"].is_null()) {
-        if (!(role == "assistant" && has_tool_calls)) {
-          r.fail(invalid_param(w + ".content", "is required for role '" + role + "'"));
-          break;
-        }
-        out["content"] = nullptr;
-      } else if (auto text = read_content(m["content"], w + ".content", r)) {
-        out["content"] = *text;
-      } else {
-        break;
-      }
-      if (has_tool_calls) {
-        if (role != "assistant" || !m["tool_calls"].is_array()) {
-          r.fail(invalid_param(w + ".tool_calls", "is a list and only allowed on assistant messages"));
-          break;
-        }
-        out["tool_calls"] = m["tool_calls"];
-      }
-      for (const char* key : {"name", "tool_call_id"})
-        if (m.contains(key) && !m[key].is_null()) {
-          if (!m[key].is_string()) {
-            r.fail(invalid_param(w + "." + key, "must be a string"));
-            break;
-          }
-          out[key] = m[key];
-        }
-      req.messages.push_back(std::move(out));
-    }
-  }
+  req.messages = read_messages(r);
   if (const ojson* t = r.get("tools")) {
     if (!t->is_array()) r.fail(invalid_param("tools", "must be a list"));
     else req.tools = *t;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "server/rate-limit-redis.h"
+
 namespace cyllm::server {
 
 void RateLimiter::set_key_limits(const std::string& key_id, RateLimits l) {
@@ -76,6 +78,19 @@ RateDecision RateLimiter::admit(const std::string& key_id, const std::string& te
     w.tokens += tokens;
   }
   return d;
+}
+
+Result<std::unique_ptr<RateLimitBackend>> make_rate_limiter(const RateLimitBackendConfig& cfg) {
+  if (!(cfg.window_s > 0) || !std::isfinite(cfg.window_s))
+    return make_error(ErrorCode::kInvalidArgument, "rate limit window must be a positive number of seconds");
+  if (cfg.backend == "memory") return std::unique_ptr<RateLimitBackend>(std::make_unique<RateLimiter>(cfg.window_s));
+  if (cfg.backend == "redis") {
+    auto r = RedisRateLimiter::create(cfg);
+    if (!r) return r.error();
+    return std::unique_ptr<RateLimitBackend>(std::move(*r));
+  }
+  return make_error(ErrorCode::kInvalidArgument, "unknown rate limit backend '" + cfg.backend + "'",
+                    "use \"memory\" (one server process) or \"redis\" (several processes sharing a Redis server)");
 }
 
 }  // namespace cyllm::server

@@ -14,6 +14,18 @@ QByteArray chunk_frame(const QByteArray& data) {
   return out;
 }
 
+void write_full_reply(QHttpServerResponder& r, int status, const QByteArray& body, const QByteArray& content_type,
+                      const QList<QPair<QByteArray, QByteArray>>& headers, bool close) {
+  // QHttpServerResponder::write() takes only a fixed initializer_list of headers; this writes the
+  // same bytes (status line, headers, Content-Length, body) with a header list built at run time.
+  r.writeStatusLine(static_cast<QHttpServerResponder::StatusCode>(status));
+  r.writeHeader("Content-Type", content_type);
+  r.writeHeader("Content-Length", QByteArray::number(body.size()));
+  if (close) r.writeHeader("Connection", "close");
+  for (const auto& [k, v] : headers) r.writeHeader(k, v);
+  r.writeBody(body);
+}
+
 SseStream::SseStream(QHttpServerResponder&& responder, QAbstractHttpServer* server, QObject* parent)
     : QObject(parent), responder_(std::move(responder)), sock_(responder_.socket()) {
   if (!sock_) return;
@@ -36,6 +48,7 @@ void SseStream::begin() {
   responder_.writeHeader("Cache-Control", "no-cache");
   responder_.writeHeader("Transfer-Encoding", "chunked");
   responder_.writeHeader("Connection", "close");
+  for (const auto& [k, v] : extra_) responder_.writeHeader(k, v);
   responder_.writeBody(QByteArray());  // ends the header block
   sock_->flush();
 }
@@ -58,8 +71,7 @@ void SseStream::finish(const QByteArray& done_event) {
 
 void SseStream::reply(int status, const QByteArray& json) {
   if (connected()) {
-    responder_.write(json, {{"Content-Type", "application/json"}, {"Connection", "close"}},
-                     static_cast<QHttpServerResponder::StatusCode>(status));
+    write_full_reply(responder_, status, json, "application/json", extra_, /*close=*/true);
   }
   close_and_delete();
 }

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <QByteArray>
+#include <QList>
+#include <QPair>
 #include <QObject>
 #include <QPointer>
 #include <QTcpSocket>
@@ -23,6 +25,8 @@ class SseStream : public QObject {
   ~SseStream() override;
 
   bool connected() const;
+  // Headers every answer of this reply carries (trace ids, Retry-After), set before it starts.
+  void set_headers(QList<QPair<QByteArray, QByteArray>> headers) { extra_ = std::move(headers); }
   bool started() const { return started_; }
   // Streaming: the status line and headers, then events (each already framed as "data: ...\n\n").
   void begin();
@@ -40,9 +44,15 @@ class SseStream : public QObject {
   void close_and_delete();
   QHttpServerResponder responder_;
   QPointer<QTcpSocket> sock_;
+  QList<QPair<QByteArray, QByteArray>> extra_;
   bool started_ = false;
   bool closing_ = false;
 };
+
+// A complete answer: status line, Content-Type, Content-Length, [Connection: close], the extra
+// headers, then the body.
+void write_full_reply(QHttpServerResponder& r, int status, const QByteArray& body, const QByteArray& content_type,
+                      const QList<QPair<QByteArray, QByteArray>>& headers, bool close);
 
 // Writes one chunk of HTTP/1.1 chunked transfer coding: hex size, CRLF, data, CRLF.
 QByteArray chunk_frame(const QByteArray& data);

@@ -63,18 +63,22 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def cyllm_server(cyllm_bin, model, log_dir: Path, *extra: str):
+def cyllm_server(cyllm_bin, model, log_dir: Path, *extra: str, data_dir: Path | None = None):
     """Runs `cyllm serve` on a free loopback port until the block ends; yields
-    {"base", "port", "model", "proc"}. Skips when the binary has no `serve` command (no Qt). A
-    clean shutdown (SIGTERM) must exit 0."""
+    {"base", "port", "model", "proc", "stderr", "data"}. Keys and the audit log live in data_dir
+    (default: log_dir/data), never in the user's home. Skips when the binary has no `serve` command
+    (no Qt). A clean shutdown (SIGTERM) must exit 0."""
     probe = subprocess.run([cyllm_bin, "serve", "--help"], capture_output=True)
     if probe.returncode != 0:
         pytest.skip("this cyllm was built without Qt HttpServer: no `serve` command")
     port = free_port()
+    data = Path(data_dir) if data_dir else log_dir / "data"
+    data.mkdir(parents=True, exist_ok=True)
     err_path = log_dir / "stderr.txt"
     err = open(err_path, "wb")
+    env = dict(os.environ, CYLLM_DATA_DIR=str(data))
     proc = subprocess.Popen([cyllm_bin, "serve", "-m", str(model), "--port", str(port), *extra],
-                            stdout=subprocess.DEVNULL, stderr=err)
+                            stdout=subprocess.DEVNULL, stderr=err, env=env)
     base = f"http://127.0.0.1:{port}"
     stopped_by_us = False
     try:
@@ -83,14 +87,14 @@ def cyllm_server(cyllm_bin, model, log_dir: Path, *extra: str):
             if proc.poll() is not None:
                 raise AssertionError(f"cyllm serve exited {proc.returncode}: {err_path.read_text(errors='replace')}")
             try:
-                with urllib.request.urlopen(base + "/health", timeout=2) as r:
+                with urllib.request.urlopen(base + "/health", timeout=2) as r:  # /health needs no key
                     if r.status == 200:
                         break
             except OSError:
                 pass
             assert time.time() < deadline, "server did not become healthy"
             time.sleep(0.1)
-        yield {"base": base, "port": port, "model": Path(model).stem, "proc": proc}
+        yield {"base": base, "port": port, "model": Path(model).stem, "proc": proc, "stderr": err_path, "data": data}
         stopped_by_us = True
     finally:
         if proc.poll() is None:

@@ -1,0 +1,190 @@
+// HttpServer: /v1/chat/completions and /v1/completions. A request is admitted (gatekeeper),
+// parsed and validated (protocol + input limits), tokenized, charged to its key's and tenant's
+// rate limits, and submitted to the scheduler under its trace id; engine events then stream back
+// as SSE chunks or are gathered into one JSON answer. The request's telemetry record (audit row,
+// metrics with its latency, log line, spans) is written when its answer is complete.
+#include <random>
+
+#include <QTcpSocket>
+#include <QtHttpServer/QHttpServer>
+#include <QtHttpServer/QHttpServerRequest>
+#include <QtHttpServer/QHttpServerResponder>
+
+#include "server/http-pending.h"
+#include "server/input-limits.h"
+
+namespace cyllm::server {
+
+namespace {
+QByteArray json_bytes(const nlohmann::ordered_json& j) { return QByteArray::fromStdString(j.dump()); }
+QByteArray sse(const nlohmann::ordered_json& j) { return QByteArray::fromStdString(sse_event(j)); }
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+void HttpServer::handle_generate(const QHttpServerRequest& req, QHttpServerResponder&& resp, bool chat) {
+  Exchange ex;
+  if (!begin(req, resp, chat ? "/v1/chat/completions" : "/v1/completions", "inference", ex)) return;
+  if (req.body().size() > max_body_) return answer_error(ex, resp, body_too_large(static_cast<size_t>(max_body_)));
+  const std::string body = req.body().toStdString();
+  ChatRequest cr;
+  CompletionRequest pr;
+  GenerationParams* gp = nullptr;
+  InputLimits lim = rt_->settings.input;
+  lim.context_tokens = be_.max_seq_tokens;
+  if (chat) {
+    auto parsed = parse_chat_request(body);
+    if (auto* e = std::get_if<ApiError>(&parsed)) return answer_error(ex, resp, *e);
+    cr = std::move(std::get<ChatRequest>(parsed));
+    if (auto e = check_chat_input(cr, lim)) return answer_error(ex, resp, *e);
+    gp = &cr;
+  } else {
+    auto parsed = parse_completion_request(body);
+    if (auto* e = std::get_if<ApiError>(&parsed)) return answer_error(ex, resp, *e);
+    pr = std::move(std::get<CompletionRequest>(parsed));
+    if (auto e = check_completion_input(pr, lim)) return answer_error(ex, resp, *e);
+    gp = &pr;
+  }
+  log_ignored(ex, gp->ignored_fields);
+  if (gp->model != be_.model_id) return answer_error(ex, resp, model_not_found(gp->model));
+  ex.model_id = be_.model_id;
+  if (gp->logprobs) return answer_error(ex, resp, invalid_param("logprobs", "not supported yet"));
+  if (gp->json_mode) return answer_error(ex, resp, invalid_param("response_format", "json_object is not supported yet"));
+
+  const Tokenizer& tok = *be_.tokenizer;
+  const std::string prompt_param = chat ? "messages" : "prompt";
+  std::vector<int32_t> prompt;
+  if (chat) {
+    auto text = be_.render_chat(cr.messages, /*add_generation_prompt=*/true);
+    if (!text) return answer_error(ex, resp, invalid_param("messages", text.error().message));
+    prompt = tok.encode(*text, /*add_bos=*/false, /*parse_special=*/true);
+  } else {
+    prompt = tok.encode(pr.prompt, tok.add_bos_default(), /*parse_special=*/false);
+  }
+  if (prompt.empty()) return answer_error(ex, resp, invalid_param(prompt_param, "the prompt is empty"));
+  const int n_prompt = static_cast<int>(prompt.size());
+  if (n_prompt >= be_.max_seq_tokens) {
+    ApiError e = invalid_param(prompt_param, "the prompt has " + std::to_string(n_prompt) + " tokens; at most " +
+                                                 std::to_string(be_.max_seq_tokens - 1) + " fit the context");
+    e.code = "context_length_exceeded";
+    return answer_error(ex, resp, e);
+  }
+  if (!gp->seed_given) gp->sampling.seed = std::random_device{}() ^ (uint64_t{std::random_device{}()} << 32);
+  if (auto st = gp->sampling.validate(be_.n_vocab); !st) return answer_error(ex, resp, from_engine_error(st.error()));
+  // Tokens per minute are charged at admission, as OpenAI does: the prompt plus the completion
+  // tokens asked for (each of the n choices).
+  const int charged = n_prompt + (gp->max_tokens > 0 ? gp->max_tokens * gp->n : 0);
+  if (auto e = rt_->gate->charge(ex.adm, charged, unix_now())) return answer_error(ex, resp, *e);
+
+  ServeRequest sr;
+  sr.prompt = std::move(prompt);
+  sr.max_tokens = gp->max_tokens < 0 ? be_.max_seq_tokens - n_prompt : gp->max_tokens;
+  sr.sampling = gp->sampling;
+  sr.stop = gp->stop;
+  sr.n = gp->n;
+  sr.priority = gp->priority;
+  if (gp->tier) sr.tier = *gp->tier;
+  sr.stream = gp->stream;
+  sr.trace_id = ex.adm.trace.trace_id;
+
+  const uint64_t key = next_key_++;
+  auto p = std::make_unique<Pending>();
+  p->chat = chat;
+  p->stream = gp->stream;
+  p->include_usage = gp->include_usage;
+  p->echo = !chat && pr.echo;
+  p->prompt_text = chat ? std::string() : pr.prompt;
+  p->id = new_id(chat ? "chatcmpl" : "cmpl");
+  p->model = be_.model_id;
+  p->n = gp->n;
+  p->choices.resize(gp->n);
+  p->started.assign(gp->n, false);
+  p->out = new SseStream(std::move(resp), http_, this);
+  p->out->set_headers(ex.headers);
+  p->ex = std::move(ex);
+  connect(p->out, &SseStream::clientGone, this, [this, key] {
+    auto it = pending_.find(key);
+    if (it == pending_.end()) return;
+    if (it->second->sched_id) be_.scheduler->cancel(it->second->sched_id);
+    if (it->second->out) it->second->out->deleteLater();
+    record(it->second->ex, 499, nullptr);  // the client closed the connection first
+    pending_.erase(it);
+  });
+  Pending* raw = p.get();
+  pending_[key] = std::move(p);
+  std::shared_ptr<Gate> gate = gate_;
+  raw->sched_id = be_.scheduler->submit(std::move(sr), [gate, key](const ServeEvent& ev) { gate->post(key, ev); });
+}
+
+void HttpServer::on_event(uint64_t key, const ServeEvent& ev) {
+  auto it = pending_.find(key);
+  if (it == pending_.end()) return;
+  Pending& p = *it->second;
+  if (!p.out) {  // the reply is gone
+    if (p.sched_id) be_.scheduler->cancel(p.sched_id);
+    record(p.ex, 499, nullptr);
+    pending_.erase(it);
+    return;
+  }
+  if (ev.done && !ev.spans.empty() && rt_->log->enabled(LogLevel::kDebug))
+    for (const Span& s : ev.spans)
+      rt_->log->log(LogLevel::kDebug, "span",
+                    {{"trace_id", s.trace_id}, {"span", s.name}, {"start_ms", s.start_ms}, {"end_ms", s.end_ms}});
+  if (ev.done && ev.finish_reason != "stop" && ev.finish_reason != "length") {
+    ApiError e = ev.finish_reason == "timeout" && ev.error ? timed_out(*ev.error)
+                 : ev.error                                ? from_engine_error(*ev.error)
+                                                           : from_engine_error(make_error(ErrorCode::kCancelled, "the request was cancelled"));
+    if (p.sched_id) be_.scheduler->cancel(p.sched_id);
+    if (p.out->started()) p.out->finish(sse(e.to_json()) + QByteArray::fromStdString(sse_done()));
+    else p.out->reply(e.status, json_bytes(e.to_json()));
+    record(p.ex, e.status, &e, &ev.latency);
+    pending_.erase(it);
+    return;
+  }
+  const int c = ev.choice;
+  if (c < 0 || c >= p.n) return;
+  std::string piece = ev.text;
+  const bool first = !p.started[c];
+  p.started[c] = true;
+  if (first && p.echo) piece = p.prompt_text + piece;
+  const std::optional<std::string> finish = ev.done ? std::optional<std::string>(ev.finish_reason) : std::nullopt;
+  if (p.stream) {
+    if (p.chat) {
+      if (first) p.out->send(sse(chat_chunk(p.id, created_, p.model, c, "assistant", std::string(), std::nullopt)));
+      if (!piece.empty()) p.out->send(sse(chat_chunk(p.id, created_, p.model, c, std::nullopt, piece, std::nullopt)));
+      if (finish) p.out->send(sse(chat_chunk(p.id, created_, p.model, c, std::nullopt, std::nullopt, finish)));
+    } else if (!piece.empty() || finish) {
+      p.out->send(sse(completion_chunk(p.id, created_, p.model, c, piece, finish)));
+    }
+  } else {
+    p.choices[c].text += piece;
+    if (finish) p.choices[c].finish_reason = *finish;
+  }
+  if (!ev.done) return;
+  p.usage.prompt_tokens = ev.prompt_tokens;
+  p.usage.cached_tokens = ev.cached_prompt_tokens;
+  p.usage.completion_tokens += ev.completion_tokens;
+  if (c == 0 || !p.have_latency) {
+    p.latency = ev.latency;
+    p.have_latency = true;
+  }
+  if (++p.n_done < p.n) return;
+  // Tokens over all choices for the metrics; the timeline is choice 0's.
+  LatencyRecord lat = p.latency;
+  lat.prompt_tokens = p.usage.prompt_tokens;
+  lat.cached_prompt_tokens = p.usage.cached_tokens;
+  lat.completion_tokens = p.usage.completion_tokens;
+  if (p.stream) {
+    if (p.include_usage) p.out->send(sse(usage_chunk(p.id, created_, p.model, p.usage, p.chat)));
+    p.out->finish(QByteArray::fromStdString(sse_done()));
+  } else {
+    auto j = p.chat ? chat_completion_response(p.id, created_, p.model, p.choices, p.usage, false)
+                    : completion_response(p.id, created_, p.model, p.choices, p.usage, false);
+    p.out->reply(200, json_bytes(j));
+  }
+  record(p.ex, 200, nullptr, &lat);
+  pending_.erase(it);
+}
+
+}  // namespace cyllm::server
