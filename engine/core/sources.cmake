@@ -10,4 +10,6 @@ target_sources(cyllm_engine PRIVATE
   core/log.cpp
   core/trace.cpp
   core/sqlite-db.cpp
+  core/sha256.cpp
+  core/atomic-file.cpp
 )

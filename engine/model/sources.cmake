@@ -11,3 +11,11 @@ target_sources(cyllm_engine PRIVATE
   model/inference-context.cpp
   model/lora.cpp
 )
+# LoRA adapter files (PEFT safetensors, GGUF LoRA) and the writers they need.
+target_sources(cyllm_engine PRIVATE
+  model/safetensors.cpp
+  model/gguf-file-writer.cpp
+  model/adapter-io.cpp
+  model/adapter-peft.cpp
+  model/adapter-gguf.cpp
+)
