@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace cyllm {
 
@@ -53,8 +54,13 @@ int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> histor
     return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
   }
 
-  cand_.resize(static_cast<size_t>(n));
-  for (int32_t i = 0; i < n; ++i) cand_[static_cast<size_t>(i)] = {i, logits[static_cast<size_t>(i)] / p_.temperature, 0.0f};
+  // A logit of -inf bans its token (the JSON constraint masks this way): it never becomes a
+  // candidate, so the filters and the draw see a proper distribution over the allowed tokens.
+  cand_.clear();
+  for (int32_t i = 0; i < n; ++i)
+    if (logits[static_cast<size_t>(i)] != -std::numeric_limits<float>::infinity())
+      cand_.push_back({i, logits[static_cast<size_t>(i)] / p_.temperature, 0.0f});
+  if (cand_.empty()) return 0;  // everything banned: callers check before sampling
   auto by_logit = [](const Candidate& a, const Candidate& b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); };
   size_t keep = cand_.size();
   if (p_.top_k > 0 && static_cast<size_t>(p_.top_k) < keep) {

@@ -40,6 +40,8 @@ class Sampler {
 
   // Picks the next token from `logits` (modified in place) given the tokens produced so far
   // (the prompt and generated tokens; penalties look at the last penalty_last_n of them).
+  // A logit of -inf bans its token: it is never drawn and the filters (top-k, top-p, min-p) and
+  // the draw work on the distribution over the other tokens. At least one must be finite.
   int32_t sample(std::span<float> logits, std::span<const int32_t> history);
 
   const SamplingParams& params() const { return p_; }

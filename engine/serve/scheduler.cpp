@@ -24,7 +24,9 @@ struct Scheduler::Seq {
   Seq(uint64_t id_, int choice_, ServeRequest r, ServeSink s, const Tokenizer& tok)
       : id(id_), choice(choice_), key(id_ * 64 + static_cast<uint64_t>(choice_)), req(std::move(r)), sink(std::move(s)),
         tokens(req.prompt), n_prompt(static_cast<int>(req.prompt.size())), sampler(seeded(req.sampling, choice_)),
-        decoder(tok), stops(req.stop) {}
+        decoder(tok), stops(req.stop) {
+    if (req.logprobs >= 0) lp.emplace();
+  }
   static SamplingParams seeded(SamplingParams p, int choice) {
     p.seed += static_cast<uint64_t>(choice);
     return p;
@@ -54,6 +56,8 @@ struct Scheduler::Seq {
   RequestClock clock;
   std::vector<float> logits;
   int chunk = 0;                // tokens fed in the current step
+  std::optional<JsonConstraint> json;  // json_mode: created at the first sample
+  std::optional<LogprobRelease> lp;    // logprobs >= 0
 };
 
 size_t SchedulerConfig::kv_bytes_per_token(const ModelConfig& c) { return KvStorage::bytes_per_token(c.n_layer, c.kv_dim()); }
@@ -100,6 +104,8 @@ uint64_t Scheduler::submit(ServeRequest req, ServeSink sink) {
       err = make_error(ErrorCode::kInvalidArgument, "token id " + std::to_string(t) + " is outside the vocabulary");
   if (!err && req.max_tokens < 0) err = make_error(ErrorCode::kInvalidArgument, "max_tokens must not be negative");
   if (!err && (req.n < 1 || req.n > 16)) err = make_error(ErrorCode::kInvalidArgument, "n must be between 1 and 16");
+  if (!err && (req.logprobs < -1 || req.logprobs > 20))
+    err = make_error(ErrorCode::kInvalidArgument, "logprobs must be between 0 and 20 (or -1 for off)");
   if (!err && req.lora && req.lora->layers.size() != static_cast<size_t>(model_.config().n_layer))
     err = make_error(ErrorCode::kInvalidArgument, "adapter '" + req.lora->name + "' has " +
                                                       std::to_string(req.lora->layers.size()) + " layers; the model has " +
@@ -182,7 +188,14 @@ void Scheduler::finish(Seq& s, const std::string& reason, std::optional<Error> e
   ServeEvent ev;
   ev.id = s.id;
   ev.choice = s.choice;
-  if (reason == "stop" || reason == "length") ev.text = s.stops.push(s.decoder.flush()) + s.stops.flush();
+  if (reason == "stop" || reason == "length") {
+    const std::string held = s.decoder.flush();
+    if (s.lp) s.lp->flushed(held.size());
+    ev.text = s.stops.push(held);
+    const bool cut = s.stops.stopped();
+    ev.text += s.stops.flush();
+    if (s.lp) ev.logprobs = s.lp->release(ev.text.size(), cut);
+  }
   ev.done = true;
   ev.finish_reason = reason;
   ev.error = std::move(err);
@@ -364,6 +377,11 @@ void Scheduler::step(double now) {
   ++stats_.steps;
 }
 
+const std::shared_ptr<const JsonVocab>& Scheduler::json_vocab() {
+  if (!json_vocab_) json_vocab_ = JsonVocab::from_tokenizer(tok_, model_.config().n_vocab);
+  return json_vocab_;
+}
+
 Scheduler::Seq* Scheduler::find(uint64_t key) {
   for (auto& sp : seqs_)
     if (sp->key == key) return sp.get();
@@ -411,6 +429,14 @@ void Scheduler::sample_and_emit(Seq& s, double t) {
     finish(s, "length", std::nullopt, t);
     return;
   }
+  if (s.lp) raw_logits_.assign(s.logits.begin(), s.logits.end());
+  if (s.req.json_mode) {
+    if (!s.json) s.json.emplace(json_vocab());
+    if (s.json->mask_logits(s.logits) == 0) {
+      finish(s, "error", make_error(ErrorCode::kInternal, "json_mode: no token of the vocabulary can continue the JSON text"), t);
+      return;
+    }
+  }
   const int32_t tok = s.sampler.sample(s.logits, s.tokens);
   if (s.timeline.first_token_ms < 0) s.timeline.first_token_ms = t;
   s.clock.last_token_ms = t;
@@ -418,6 +444,7 @@ void Scheduler::sample_and_emit(Seq& s, double t) {
     finish(s, "stop", std::nullopt, t);
     return;
   }
+  if (s.json) s.json->accept(tok);  // allowed by the mask, so the state advances
   s.tokens.push_back(tok);
   ++s.n_generated;
   s.timeline.token_ms.push_back(t);
@@ -425,11 +452,18 @@ void Scheduler::sample_and_emit(Seq& s, double t) {
   ev.id = s.id;
   ev.choice = s.choice;
   ev.token = tok;
-  ev.text = s.stops.push(s.decoder.push(tok));
+  const std::string decoded = s.decoder.push(tok);
+  ev.text = s.stops.push(decoded);
+  if (s.lp) {
+    TokenLogprob lp = make_token_logprob(raw_logits_, tok, s.req.logprobs, tok_);
+    const size_t raw_bytes = lp.bytes.size();
+    s.lp->pushed(std::move(lp), raw_bytes, decoded.size(), s.decoder.pending_bytes());
+    ev.logprobs = s.lp->release(ev.text.size(), s.stops.stopped());
+  }
   ev.prompt_tokens = s.n_prompt;
   ev.completion_tokens = s.n_generated;
   if (s.sink) s.sink(ev);
-  if (s.stops.stopped()) {
+  if (s.stops.stopped() || (s.json && s.json->complete())) {
     finish(s, "stop", std::nullopt, t);
   } else if (s.n_generated >= s.req.max_tokens || static_cast<int>(s.tokens.size()) >= cfg_.max_seq_tokens) {
     finish(s, "length", std::nullopt, t);

@@ -30,8 +30,10 @@
 #include "core/trace.h"
 #include "model/llama-model.h"
 #include "model/lora.h"
+#include "serve/json-constraint.h"
 #include "serve/kv-blocks.h"
 #include "serve/latency.h"
+#include "serve/logprobs.h"
 #include "serve/request-queue.h"
 #include "serve/sampler.h"
 #include "serve/timeouts.h"
@@ -70,6 +72,16 @@ struct ServeRequest {
   std::string trace_id;      // carried into every span of this request
   int n = 1;                 // choices: they share the prompt's KV blocks; choice k samples with
                              // seed + k
+  // response_format json_object: every choice's text is kept a prefix of one JSON object
+  // (serve/json-constraint.h) by masking the logits before sampling, and the choice finishes with
+  // "stop" as soon as the object is closed. Reaching max_tokens (or the context) first finishes
+  // with "length" and the text is an unfinished document, as OpenAI does. Stop strings still
+  // apply and may cut the text before the object closes. End-of-generation tokens are only
+  // allowed once the object is complete, so ignore_eos changes nothing here.
+  bool json_mode = false;
+  // -1: off. 0..20: every event carries a TokenLogprob per generated token with this many top
+  // alternatives (ServeEvent::logprobs; semantics in serve/logprobs.h).
+  int logprobs = -1;
 };
 
 struct ServeEvent {
@@ -77,6 +89,10 @@ struct ServeEvent {
   int choice = 0;
   std::string text;            // newly released text (complete UTF-8, never part of a stop string)
   int32_t token = -1;          // the token sampled in this event, -1 for none
+  // With ServeRequest::logprobs >= 0: the tokens whose text this event completes, in generation
+  // order (may lag `token`, may hold several; see serve/logprobs.h). Concatenated over a choice's
+  // events: every generated token whose text reached the client.
+  std::vector<TokenLogprob> logprobs;
   bool done = false;
   std::string finish_reason;   // on done: stop, length, cancelled, timeout, error
   std::optional<Error> error;  // timeout or error details
@@ -126,6 +142,7 @@ class Scheduler {
   void sample_and_emit(Seq& s, double t);
   void fork_followers(Seq& leader);
   Seq* find(uint64_t key);
+  const std::shared_ptr<const JsonVocab>& json_vocab();
   void expire(double now);
 
   const LlamaModel& model_;
@@ -147,6 +164,8 @@ class Scheduler {
   std::vector<std::unique_ptr<Seq>> seqs_;  // waiting and running
   RequestQueue queue_;
   LatencyStats latency_;
+  std::shared_ptr<const JsonVocab> json_vocab_;  // built at the first json_mode request
+  std::vector<float> raw_logits_;                // logits before sampling changed them (logprobs)
   std::chrono::steady_clock::time_point t0_;
   std::thread thread_;
 };

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 namespace cyllm {
@@ -126,6 +127,52 @@ TEST(Sampler, DrawsFollowTheDistribution) {
   EXPECT_NEAR(counts[0] / double(N), 0.5, 0.018);
   EXPECT_NEAR(counts[1] / double(N), 0.3, 0.018);
   EXPECT_NEAR(counts[2] / double(N), 0.2, 0.018);
+}
+
+// A -inf logit bans its token (the JSON constraint masks this way): never drawn, whatever the
+// filters, even when top_k asks for more tokens than are allowed.
+RC_GTEST_PROP(Sampler, BannedTokensAreNeverDrawn, ()) {
+  const int n = *rc::gen::inRange(2, 120);
+  auto logits = random_logits(n);
+  const auto allowed = *rc::gen::container<std::vector<bool>>(static_cast<size_t>(n), rc::gen::arbitrary<bool>());
+  const auto keep = static_cast<size_t>(*rc::gen::inRange(0, n));  // at least one stays allowed
+  for (size_t i = 0; i < logits.size(); ++i)
+    if (!allowed[i] && i != keep) logits[i] = -std::numeric_limits<float>::infinity();
+  SamplingParams p;
+  p.temperature = *rc::gen::map(rc::gen::inRange(0, 300), [](int x) { return x / 100.0f; });
+  p.top_k = *rc::gen::inRange(0, n + 5);
+  p.top_p = *rc::gen::map(rc::gen::inRange(1, 101), [](int x) { return x / 100.0f; });
+  p.min_p = *rc::gen::map(rc::gen::inRange(0, 50), [](int x) { return x / 100.0f; });
+  p.seed = *rc::gen::arbitrary<uint64_t>();
+  Sampler s(p);
+  for (int i = 0; i < 30; ++i) {
+    auto l = logits;
+    const int32_t t = s.sample(l, {});
+    RC_ASSERT(std::isfinite(logits[static_cast<size_t>(t)]));
+  }
+}
+
+TEST(Sampler, MaskedDrawsFollowTheRenormalizedDistribution) {
+  // p = 0.4, 0.3, 0.2, 0.1 with token 0 banned: 0.5, 1/3, 1/6 over the rest. With top_p = 0.8
+  // the nucleus is taken over the allowed tokens (0.5 + 1/3 >= 0.8): 0.6 and 0.4.
+  const std::vector<float> base = {std::log(0.4f), std::log(0.3f), std::log(0.2f), std::log(0.1f)};
+  for (float top_p : {1.0f, 0.8f}) {
+    SamplingParams p;
+    p.temperature = 1.0f;
+    p.top_p = top_p;
+    p.seed = 11;
+    Sampler s(p);
+    const int N = 20000;
+    int counts[4] = {};
+    for (int i = 0; i < N; ++i) {
+      auto l = base;
+      l[0] = -std::numeric_limits<float>::infinity();
+      ++counts[s.sample(l, {})];
+    }
+    const double want[2][4] = {{0, 0.5, 1.0 / 3, 1.0 / 6}, {0, 0.6, 0.4, 0}};
+    for (int t = 0; t < 4; ++t)  // binomial sd at N=20000 is at most 0.0036; 5 sigma
+      EXPECT_NEAR(counts[t] / double(N), want[top_p < 1.0f][t], 0.018) << "top_p " << top_p << " token " << t;
+  }
 }
 
 TEST(Sampler, ValidateNamesTheField) {
