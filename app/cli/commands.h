@@ -15,7 +15,8 @@ int cmd_render(int argc, char** argv);
 int cmd_keys(int argc, char** argv);   // cli-keys.cpp: the server's API keys
 int cmd_audit(int argc, char** argv);  // cli-audit.cpp: the server's audit log
 #ifdef CYLLM_HAVE_QT
-int cmd_serve(int argc, char** argv);  // cli-serve.cpp, built only with Qt
+int cmd_serve(int argc, char** argv);       // cli-serve.cpp, built only with Qt
+int cmd_bench_http(int argc, char** argv);  // cli-bench-http.cpp, built only with Qt
 #endif
 
 }  // namespace cyllm::cli

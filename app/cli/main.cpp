@@ -26,6 +26,7 @@ constexpr Command kCommands[] = {
     {"audit", cyllm::cli::cmd_audit, "export or purge the server's audit log"},
 #ifdef CYLLM_HAVE_QT
     {"serve", cyllm::cli::cmd_serve, "serve the model over an OpenAI-compatible HTTP API"},
+    {"bench-http", cyllm::cli::cmd_bench_http, "measure the HTTP server against the in-process engine (JSON)"},
 #endif
 };
 

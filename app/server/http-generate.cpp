@@ -16,6 +16,20 @@
 namespace cyllm::server {
 
 namespace {
+// The engine's logprob entries (raw token bytes) in the protocol's form.
+std::vector<TokenLogprob> to_protocol(const std::vector<cyllm::TokenLogprob>& in) {
+  std::vector<TokenLogprob> out;
+  out.reserve(in.size());
+  for (const auto& t : in) {
+    TokenLogprob p;
+    p.token = t.bytes;
+    p.logprob = t.logprob;
+    for (const auto& alt : t.top) p.top.emplace_back(alt.bytes, alt.logprob);
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
 QByteArray json_bytes(const nlohmann::ordered_json& j) { return QByteArray::fromStdString(j.dump()); }
 QByteArray sse(const nlohmann::ordered_json& j) { return QByteArray::fromStdString(sse_event(j)); }
 double unix_now() {
@@ -49,8 +63,6 @@ void HttpServer::handle_generate(const QHttpServerRequest& req, QHttpServerRespo
   log_ignored(ex, gp->ignored_fields);
   if (gp->model != be_.model_id) return answer_error(ex, resp, model_not_found(gp->model));
   ex.model_id = be_.model_id;
-  if (gp->logprobs) return answer_error(ex, resp, invalid_param("logprobs", "not supported yet"));
-  if (gp->json_mode) return answer_error(ex, resp, invalid_param("response_format", "json_object is not supported yet"));
 
   const Tokenizer& tok = *be_.tokenizer;
   const std::string prompt_param = chat ? "messages" : "prompt";
@@ -86,6 +98,9 @@ void HttpServer::handle_generate(const QHttpServerRequest& req, QHttpServerRespo
   sr.priority = gp->priority;
   if (gp->tier) sr.tier = *gp->tier;
   sr.stream = gp->stream;
+  sr.ignore_eos = gp->ignore_eos;
+  sr.json_mode = gp->json_mode;
+  sr.logprobs = gp->logprobs ? gp->top_logprobs : -1;
   sr.trace_id = ex.adm.trace.trace_id;
 
   const uint64_t key = next_key_++;
@@ -100,6 +115,8 @@ void HttpServer::handle_generate(const QHttpServerRequest& req, QHttpServerRespo
   p->n = gp->n;
   p->choices.resize(gp->n);
   p->started.assign(gp->n, false);
+  p->text_bytes.assign(gp->n, 0);
+  p->logprobs = sr.logprobs;
   p->out = new SseStream(std::move(resp), http_, this);
   p->out->set_headers(ex.headers);
   p->ex = std::move(ex);
@@ -114,6 +131,15 @@ void HttpServer::handle_generate(const QHttpServerRequest& req, QHttpServerRespo
   Pending* raw = p.get();
   pending_[key] = std::move(p);
   std::shared_ptr<Gate> gate = gate_;
+  if (be_.tap) {
+    auto tap = be_.tap;
+    std::string trace = raw->ex.adm.trace.trace_id;
+    raw->sched_id = be_.scheduler->submit(std::move(sr), [gate, key, tap, trace](const ServeEvent& ev) {
+      tap(trace, ev);
+      gate->post(key, ev);
+    });
+    return;
+  }
   raw->sched_id = be_.scheduler->submit(std::move(sr), [gate, key](const ServeEvent& ev) { gate->post(key, ev); });
 }
 
@@ -149,18 +175,22 @@ void HttpServer::on_event(uint64_t key, const ServeEvent& ev) {
   p.started[c] = true;
   if (first && p.echo) piece = p.prompt_text + piece;
   const std::optional<std::string> finish = ev.done ? std::optional<std::string>(ev.finish_reason) : std::nullopt;
+  const std::vector<TokenLogprob> lps = p.logprobs >= 0 ? to_protocol(ev.logprobs) : std::vector<TokenLogprob>();
+  const std::vector<TokenLogprob>* lp = p.logprobs >= 0 && !lps.empty() ? &lps : nullptr;
   if (p.stream) {
     if (p.chat) {
       if (first) p.out->send(sse(chat_chunk(p.id, created_, p.model, c, "assistant", std::string(), std::nullopt)));
-      if (!piece.empty()) p.out->send(sse(chat_chunk(p.id, created_, p.model, c, std::nullopt, piece, std::nullopt)));
+      if (!piece.empty() || lp) p.out->send(sse(chat_chunk(p.id, created_, p.model, c, std::nullopt, piece, std::nullopt, lp)));
       if (finish) p.out->send(sse(chat_chunk(p.id, created_, p.model, c, std::nullopt, std::nullopt, finish)));
-    } else if (!piece.empty() || finish) {
-      p.out->send(sse(completion_chunk(p.id, created_, p.model, c, piece, finish)));
+    } else if (!piece.empty() || finish || lp) {
+      p.out->send(sse(completion_chunk(p.id, created_, p.model, c, piece, finish, lp, p.text_bytes[c])));
     }
   } else {
     p.choices[c].text += piece;
+    p.choices[c].logprobs.insert(p.choices[c].logprobs.end(), lps.begin(), lps.end());
     if (finish) p.choices[c].finish_reason = *finish;
   }
+  p.text_bytes[c] += piece.size();
   if (!ev.done) return;
   p.usage.prompt_tokens = ev.prompt_tokens;
   p.usage.cached_tokens = ev.cached_prompt_tokens;
@@ -179,8 +209,9 @@ void HttpServer::on_event(uint64_t key, const ServeEvent& ev) {
     if (p.include_usage) p.out->send(sse(usage_chunk(p.id, created_, p.model, p.usage, p.chat)));
     p.out->finish(QByteArray::fromStdString(sse_done()));
   } else {
-    auto j = p.chat ? chat_completion_response(p.id, created_, p.model, p.choices, p.usage, false)
-                    : completion_response(p.id, created_, p.model, p.choices, p.usage, false);
+    const bool with_lp = p.logprobs >= 0;
+    auto j = p.chat ? chat_completion_response(p.id, created_, p.model, p.choices, p.usage, with_lp)
+                    : completion_response(p.id, created_, p.model, p.choices, p.usage, with_lp);
     p.out->reply(200, json_bytes(j));
   }
   record(p.ex, 200, nullptr, &lat);

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -46,6 +47,9 @@ struct ServerBackend {
   int n_vocab = 0;
   int max_seq_tokens = 0;  // prompt + completion tokens per sequence
   RenderChat render_chat;  // the model's chat template
+  // Benchmarks only: called on the engine thread with each request's trace id and event, before
+  // the event is posted to the HTTP thread (cyllm bench-http measures the latency added per token).
+  std::function<void(const std::string& trace_id, const ServeEvent& ev)> tap;
 };
 
 struct ServerOptions {

@@ -1,5 +1,6 @@
 #include "server/openai-protocol.h"
 #include "server/request-reader.h"
+#include "text/utf8-stream.h"
 
 #include <charconv>
 #include <cmath>
@@ -97,6 +98,7 @@ void read_common(Reader& r, GenerationParams& p, bool chat) {
   }
   if (auto v = r.string("user")) p.user = *v;
   if (auto v = r.integer("priority", -1000, 1000)) p.priority = static_cast<int>(*v);
+  if (auto v = r.boolean("ignore_eos")) p.ignore_eos = *v;  // extension (vLLM's): benchmarks
   if (auto v = r.string("tier")) {
     p.tier = parse_tier(*v);
     if (!p.tier) r.fail(invalid_param("tier", "must be interactive, default or batch"));
@@ -174,16 +176,17 @@ ojson usage_json(const Usage& u) {
           {"prompt_tokens_details", {{"cached_tokens", u.cached_tokens}}}};
 }
 
-ojson logprob_entry(const TokenLogprob& t) {
+ojson byte_list(const std::string& raw) {
   ojson bytes = ojson::array();
-  for (unsigned char c : t.token) bytes.push_back(static_cast<int>(c));
+  for (unsigned char c : raw) bytes.push_back(static_cast<int>(c));
+  return bytes;
+}
+
+ojson logprob_entry(const TokenLogprob& t) {
   ojson top = ojson::array();
-  for (const auto& [tok, lp] : t.top) {
-    ojson b = ojson::array();
-    for (unsigned char c : tok) b.push_back(static_cast<int>(c));
-    top.push_back({{"token", tok}, {"logprob", lp}, {"bytes", b}});
-  }
-  return {{"token", t.token}, {"logprob", t.logprob}, {"bytes", bytes}, {"top_logprobs", top}};
+  for (const auto& [tok, lp] : t.top)
+    top.push_back({{"token", sanitize_utf8(tok)}, {"logprob", lp}, {"bytes", byte_list(tok)}});
+  return {{"token", sanitize_utf8(t.token)}, {"logprob", t.logprob}, {"bytes", byte_list(t.token)}, {"top_logprobs", top}};
 }
 
 ojson chat_logprobs(const std::vector<TokenLogprob>& lps) {
@@ -192,15 +195,14 @@ ojson chat_logprobs(const std::vector<TokenLogprob>& lps) {
   return {{"content", content}};
 }
 
-// Legacy completions logprobs: parallel arrays.
-ojson completion_logprobs(const std::vector<TokenLogprob>& lps) {
+// Legacy completions logprobs: parallel arrays; text_offset counts bytes of the choice's text.
+ojson completion_logprobs(const std::vector<TokenLogprob>& lps, size_t off = 0) {
   ojson tokens = ojson::array(), logprobs = ojson::array(), top = ojson::array(), offsets = ojson::array();
-  size_t off = 0;
   for (const auto& t : lps) {
-    tokens.push_back(t.token);
+    tokens.push_back(sanitize_utf8(t.token));
     logprobs.push_back(t.logprob);
     ojson alt = ojson::object();
-    for (const auto& [tok, lp] : t.top) alt[tok] = lp;
+    for (const auto& [tok, lp] : t.top) alt[sanitize_utf8(tok)] = lp;
     top.push_back(alt);
     offsets.push_back(off);
     off += t.token.size();
@@ -238,23 +240,24 @@ ojson completion_response(const std::string& id, int64_t created, const std::str
 
 ojson chat_chunk(const std::string& id, int64_t created, const std::string& model, int index,
                  const std::optional<std::string>& role, const std::optional<std::string>& content,
-                 const std::optional<std::string>& finish_reason, const std::optional<TokenLogprob>& logprob) {
+                 const std::optional<std::string>& finish_reason, const std::vector<TokenLogprob>* logprobs) {
   ojson delta = ojson::object();
   if (role) delta["role"] = *role;
   if (content) delta["content"] = *content;
   ojson choice = {{"index", index},
                   {"delta", delta},
-                  {"logprobs", logprob ? chat_logprobs({*logprob}) : ojson(nullptr)},
+                  {"logprobs", logprobs ? chat_logprobs(*logprobs) : ojson(nullptr)},
                   {"finish_reason", finish_reason ? ojson(*finish_reason) : ojson(nullptr)}};
   return {{"id", id},       {"object", "chat.completion.chunk"}, {"created", created},
           {"model", model}, {"choices", ojson::array({choice})},  {"system_fingerprint", "cyllm"}};
 }
 
 ojson completion_chunk(const std::string& id, int64_t created, const std::string& model, int index,
-                       const std::string& text, const std::optional<std::string>& finish_reason) {
+                       const std::string& text, const std::optional<std::string>& finish_reason,
+                       const std::vector<TokenLogprob>* logprobs, size_t text_offset) {
   ojson choice = {{"text", text},
                   {"index", index},
-                  {"logprobs", nullptr},
+                  {"logprobs", logprobs ? completion_logprobs(*logprobs, text_offset) : ojson(nullptr)},
                   {"finish_reason", finish_reason ? ojson(*finish_reason) : ojson(nullptr)}};
   return {{"id", id}, {"object", "text_completion"}, {"created", created}, {"model", model},
           {"choices", ojson::array({choice})}, {"system_fingerprint", "cyllm"}};

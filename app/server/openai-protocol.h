@@ -37,6 +37,7 @@ struct GenerationParams {
   bool json_mode = false;       // response_format {"type": "json_object"}
   std::string user;
   int priority = 0;             // extension: higher runs first within a tier
+  bool ignore_eos = false;      // extension: generate max_tokens even past end-of-generation
   std::optional<Tier> tier;     // extension: "interactive" | "default" | "batch"
   std::vector<std::string> ignored_fields;
 };
@@ -58,6 +59,8 @@ Parsed<ChatRequest> parse_chat_request(std::string_view body);
 Parsed<CompletionRequest> parse_completion_request(std::string_view body);
 
 // One generated choice, as the engine produced it.
+// token holds the token's raw bytes (possibly part of a UTF-8 character): the JSON "token" field is
+// their valid-UTF-8 rendering (U+FFFD for broken sequences), "bytes" the raw values, as OpenAI does.
 struct TokenLogprob {
   std::string token;
   float logprob = 0;
@@ -84,9 +87,11 @@ nlohmann::ordered_json completion_response(const std::string& id, int64_t create
 nlohmann::ordered_json chat_chunk(const std::string& id, int64_t created, const std::string& model, int index,
                                   const std::optional<std::string>& role, const std::optional<std::string>& content,
                                   const std::optional<std::string>& finish_reason,
-                                  const std::optional<TokenLogprob>& logprob = std::nullopt);
+                                  const std::vector<TokenLogprob>* logprobs = nullptr);
+// text_offset: where this chunk's text starts in the choice's whole text (for logprobs.text_offset).
 nlohmann::ordered_json completion_chunk(const std::string& id, int64_t created, const std::string& model, int index,
-                                        const std::string& text, const std::optional<std::string>& finish_reason);
+                                        const std::string& text, const std::optional<std::string>& finish_reason,
+                                        const std::vector<TokenLogprob>* logprobs = nullptr, size_t text_offset = 0);
 // The final usage chunk of a stream with include_usage (choices is empty).
 nlohmann::ordered_json usage_chunk(const std::string& id, int64_t created, const std::string& model, const Usage& usage,
                                    bool chat);

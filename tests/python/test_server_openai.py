@@ -122,8 +122,55 @@ def test_bad_param_is_400_with_param(server, client):
         client.chat.completions.create(model=server["model"], messages=CHAT, temperature=7)
     assert e.value.status_code == 400 and e.value.body["param"] == "temperature"
     with pytest.raises(openai.BadRequestError) as e:
-        client.chat.completions.create(model=server["model"], messages=CHAT, logprobs=True)
-    assert e.value.body["param"] == "logprobs"
+        client.chat.completions.create(model=server["model"], messages=CHAT, top_logprobs=3)
+    assert e.value.body["param"] == "top_logprobs"  # needs logprobs=true
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model=server["model"], messages=CHAT, logprobs=True, top_logprobs=21)
+    assert e.value.body["param"] == "top_logprobs"
+
+
+def test_chat_logprobs_greedy(server, client):
+    r = client.chat.completions.create(model=server["model"], messages=CHAT, max_tokens=12, temperature=0,
+                                       logprobs=True, top_logprobs=3)
+    c = r.choices[0]
+    entries = c.logprobs.content
+    # One entry per generated token (the end-of-generation token is neither counted nor reported).
+    assert len(entries) == r.usage.completion_tokens
+    assert b"".join(bytes(e.bytes) for e in entries).decode() == c.message.content
+    for e in entries:
+        assert e.logprob <= 0 and len(e.top_logprobs) == 3
+        # Greedy picks the most likely token, and the alternatives are sorted.
+        assert e.top_logprobs[0].token == e.token and abs(e.top_logprobs[0].logprob - e.logprob) < 1e-6
+        assert all(a.logprob >= b.logprob for a, b in zip(e.top_logprobs, e.top_logprobs[1:]))
+    # Streamed entries are the same entries.
+    stream = client.chat.completions.create(model=server["model"], messages=CHAT, max_tokens=12, temperature=0,
+                                            logprobs=True, top_logprobs=3, stream=True)
+    streamed = [e for ch in stream for c2 in ch.choices if c2.logprobs and c2.logprobs.content for e in c2.logprobs.content]
+    assert [(e.token, round(e.logprob, 5)) for e in streamed] == [(e.token, round(e.logprob, 5)) for e in entries]
+
+
+def test_completion_logprobs(server, client):
+    r = client.completions.create(model=server["model"], prompt="The capital of France is", max_tokens=6,
+                                  temperature=0, logprobs=2)
+    lp = r.choices[0].logprobs
+    assert len(lp.tokens) == len(lp.token_logprobs) == len(lp.top_logprobs) == len(lp.text_offset) == 6
+    assert "".join(lp.tokens) == r.choices[0].text
+    assert lp.text_offset == sorted(lp.text_offset) and lp.text_offset[0] == 0
+    assert all(len(t) <= 2 and max(t.values()) >= v - 1e-6 for t, v in zip(lp.top_logprobs, lp.token_logprobs))
+
+
+def test_json_object_output_parses(server, client):
+    parsed = 0
+    for seed in (1, 2, 3):
+        r = client.chat.completions.create(
+            model=server["model"], temperature=1.0, seed=seed, max_tokens=200,
+            messages=[{"role": "user", "content": "Describe a cat as a JSON object with name and age."}],
+            response_format={"type": "json_object"})
+        c = r.choices[0]
+        if c.finish_reason == "stop":
+            assert isinstance(json.loads(c.message.content), dict)
+            parsed += 1
+    assert parsed >= 2
 
 
 def test_unknown_model_is_404(client):
