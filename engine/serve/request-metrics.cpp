@@ -12,21 +12,22 @@ RequestMetrics::RequestMetrics(MetricsRegistry& registry) : reg_(registry) {
   reg_.counter(kRequests, "Requests finished, by model, tenant and HTTP status.", {"model_id", "tenant", "status"});
   reg_.counter(kPromptTokens, "Prompt tokens processed.", {"model_id", "tenant"});
   reg_.counter(kGenerationTokens, "Tokens generated.", {"model_id", "tenant"});
-  reg_.histogram(kQueueSeconds, "Time requests waited in the queue.", {"model_id", "tenant"}, kLatencyBuckets);
-  reg_.histogram(kTtftSeconds, "Time to first token.", {"model_id", "tenant"}, kLatencyBuckets);
-  reg_.histogram(kInterTokenSeconds, "Time between streamed tokens.", {"model_id", "tenant"}, kLatencyBuckets);
-  reg_.histogram(kE2eSeconds, "End-to-end request time.", {"model_id", "tenant"}, kLatencyBuckets);
+  reg_.histogram(kQueueSeconds, "Time requests waited in the queue.", {"model_id", "tenant", "status"}, kLatencyBuckets);
+  reg_.histogram(kTtftSeconds, "Time to first token.", {"model_id", "tenant", "status"}, kLatencyBuckets);
+  reg_.histogram(kInterTokenSeconds, "Time between streamed tokens.", {"model_id", "tenant", "status"}, kLatencyBuckets);
+  reg_.histogram(kE2eSeconds, "End-to-end request time.", {"model_id", "tenant", "status"}, kLatencyBuckets);
 }
 
 void RequestMetrics::record(const std::string& model_id, const std::string& tenant, int status, const LatencyRecord& r) {
   const std::vector<std::string> mt = {model_id, tenant};
-  reg_.inc(kRequests, {model_id, tenant, std::to_string(status)});
+  const std::vector<std::string> mts = {model_id, tenant, std::to_string(status)};
+  reg_.inc(kRequests, mts);
   reg_.inc(kPromptTokens, mt, r.prompt_tokens);
   reg_.inc(kGenerationTokens, mt, r.completion_tokens);
-  reg_.observe(kQueueSeconds, mt, r.queue_time_ms / 1000.0);
-  reg_.observe(kTtftSeconds, mt, r.ttft_ms / 1000.0);
-  reg_.observe(kE2eSeconds, mt, r.total_time_ms / 1000.0);
-  for (double x : r.inter_token_ms) reg_.observe(kInterTokenSeconds, mt, x / 1000.0);
+  reg_.observe(kQueueSeconds, mts, r.queue_time_ms / 1000.0);
+  reg_.observe(kTtftSeconds, mts, r.ttft_ms / 1000.0);
+  reg_.observe(kE2eSeconds, mts, r.total_time_ms / 1000.0);
+  for (double x : r.inter_token_ms) reg_.observe(kInterTokenSeconds, mts, x / 1000.0);
 }
 
 }  // namespace cyllm

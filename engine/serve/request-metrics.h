@@ -1,6 +1,6 @@
-// Per-request metrics, labelled by model_id and tenant (and status for the request counter), in
-// the shared MetricsRegistry: request counts, token counts and latency histograms (queue, TTFT,
-// inter-token, end to end). Every finished request is recorded exactly once (Property 22); series
+// Per-request metrics in the shared MetricsRegistry: request counts and latency histograms (queue,
+// TTFT, inter-token, end to end) labelled by model_id, tenant and status, token counts by model_id
+// and tenant. Every finished request is recorded exactly once (Property 22); series
 // are keyed by tenant, so one tenant's series never count another's requests (Property 27).
 #pragma once
 

@@ -39,28 +39,30 @@ RC_GTEST_PROP(P22RequestMetrics, EveryRequestIsCountedUnderItsLabels, ()) {
   MetricsRegistry reg;
   RequestMetrics rm(reg);
   const auto reqs = gen_requests();
-  std::map<std::tuple<std::string, std::string, int>, int> count;
-  std::map<std::pair<std::string, std::string>, double> e2e_sum, prompt, gen;
-  std::map<std::pair<std::string, std::string>, int> per_mt, itl;
+  std::map<std::tuple<std::string, std::string, int>, int> count, itl;
+  std::map<std::tuple<std::string, std::string, int>, double> e2e_sum;
+  std::map<std::pair<std::string, std::string>, double> prompt, gen;
   for (const auto& q : reqs) {
     rm.record(q.model, q.tenant, q.status, q.r);
-    ++count[{q.model, q.tenant, q.status}];
-    ++per_mt[{q.model, q.tenant}];
-    e2e_sum[{q.model, q.tenant}] += q.r.total_time_ms / 1000.0;
+    const auto k = std::make_tuple(q.model, q.tenant, q.status);
+    ++count[k];
+    e2e_sum[k] += q.r.total_time_ms / 1000.0;
+    itl[k] += static_cast<int>(q.r.inter_token_ms.size());
     prompt[{q.model, q.tenant}] += q.r.prompt_tokens;
     gen[{q.model, q.tenant}] += q.r.completion_tokens;
-    itl[{q.model, q.tenant}] += static_cast<int>(q.r.inter_token_ms.size());
   }
-  for (const auto& [k, n] : count)
-    RC_ASSERT(reg.value(RequestMetrics::kRequests, {std::get<0>(k), std::get<1>(k), std::to_string(std::get<2>(k))}) == n);
-  for (const auto& [k, n] : per_mt) {
-    const std::vector<std::string> lv = {k.first, k.second};
+  for (const auto& [k, n] : count) {
+    const std::vector<std::string> lv = {std::get<0>(k), std::get<1>(k), std::to_string(std::get<2>(k))};
+    RC_ASSERT(reg.value(RequestMetrics::kRequests, lv) == n);
     RC_ASSERT(reg.value(RequestMetrics::kE2eSeconds, lv) == n);
     RC_ASSERT(reg.value(RequestMetrics::kQueueSeconds, lv) == n);
     RC_ASSERT(reg.value(RequestMetrics::kTtftSeconds, lv) == n);
     RC_ASSERT(reg.value(RequestMetrics::kInterTokenSeconds, lv) == itl[k]);
     RC_ASSERT(std::abs(reg.histogram_sum(RequestMetrics::kE2eSeconds, lv) - e2e_sum[k]) < 1e-6);
-    RC_ASSERT(reg.value(RequestMetrics::kPromptTokens, lv) == prompt[k]);
+  }
+  for (const auto& [k, v] : prompt) {
+    const std::vector<std::string> lv = {k.first, k.second};
+    RC_ASSERT(reg.value(RequestMetrics::kPromptTokens, lv) == v);
     RC_ASSERT(reg.value(RequestMetrics::kGenerationTokens, lv) == gen[k]);
   }
 }

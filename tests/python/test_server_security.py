@@ -233,3 +233,55 @@ def test_zz_no_secret_in_any_log_line(env):
         assert k["key"] not in log
     assert not re.search(r"Bearer\s+(?!\[REDACTED\])\S", log)  # our own error text is redacted too
     assert not re.search(r"cyk-[A-Za-z0-9]{8,}", log)
+
+
+def test_two_servers_share_rate_limits_through_redis(cyllm_bin, default_model, tmp_path):
+    import shutil
+    import socket
+    from conftest import IN_CI, free_port
+    exe = shutil.which("redis-server")
+    if exe is None:
+        if IN_CI:
+            pytest.fail("redis-server is missing under CI")
+        pytest.skip("redis-server not installed (Debian package redis-server)")
+    rport = free_port()
+    redis = subprocess.Popen([exe, "--port", str(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", rport), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            assert time.time() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+        data = tmp_path / "data"
+        data.mkdir()
+        key = _new_key(cyllm_bin, data, "shared", "--rpm", "4")["key"]
+        cfgs = []
+        for i in range(2):
+            c = tmp_path / f"s{i}.json"
+            c.write_text(json.dumps({"rate_limit": {"backend": "redis", "redis_url": f"redis://127.0.0.1:{rport}",
+                                                    "fail_open": False},
+                                     "audit": {"db": str(tmp_path / f"audit{i}.sqlite")}}))
+            cfgs.append(c)
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        with cyllm_server(cyllm_bin, default_model, tmp_path / "a", "--config", str(cfgs[0]), data_dir=data) as a, \
+                cyllm_server(cyllm_bin, default_model, tmp_path / "b", "--config", str(cfgs[1]), data_dir=data) as b:
+            codes = [_call((a, b)[i % 2]["base"], "/tokenize", key, {"prompt": "x"})[0] for i in range(10)]
+            # One window for both servers: 4 admitted in all, whichever server took them.
+            assert codes == [200] * 4 + [429] * 6, codes
+            # Redis gone and fail_open false: 503 with Retry-After, not a crash.
+            redis.terminate()
+            redis.wait(timeout=10)
+            st, headers, body = _call(a["base"], "/tokenize", key, {"prompt": "x"})
+            assert st == 503 and int(headers["Retry-After"]) >= 1, body
+            assert _call(a["base"], "/health")[0] == 200
+    finally:
+        if redis.poll() is None:
+            redis.kill()
