@@ -93,4 +93,17 @@ void rope_adjacent(float* x, int n_heads, int head_dim, int rope_dim, const floa
   }
 }
 
+void rope_neox(float* x, int n_heads, int head_dim, int rope_dim, const float* cos_t, const float* sin_t) {
+  const int half = rope_dim / 2;
+  for (int h = 0; h < n_heads; ++h) {
+    float* lo = x + static_cast<int64_t>(h) * head_dim;
+    float* hi = lo + half;
+    for (int i = 0; i < half; ++i) {
+      const float a = lo[i], b = hi[i];
+      lo[i] = a * cos_t[i] - b * sin_t[i];
+      hi[i] = a * sin_t[i] + b * cos_t[i];
+    }
+  }
+}
+
 }  // namespace cyllm::cpu

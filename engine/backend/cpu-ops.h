@@ -22,5 +22,8 @@ float softmax_inplace(float* x, int n);
 // Rotates adjacent pairs (x[2i], x[2i+1]) of each of n_heads heads, for the first rope_dim
 // dimensions of each head, by the angles whose cos/sin are given (rope_dim/2 values each).
 void rope_adjacent(float* x, int n_heads, int head_dim, int rope_dim, const float* cos_t, const float* sin_t);
+// The same rotation on pairs half a rotary dimension apart, (x[i], x[i + rope_dim/2]) for
+// i < rope_dim/2 (NeoX style, HF's rotate_half): for archs stored with HF's Q/K row order.
+void rope_neox(float* x, int n_heads, int head_dim, int rope_dim, const float* cos_t, const float* sin_t);
 
 }  // namespace cyllm::cpu

@@ -80,7 +80,10 @@ std::string peft_lora_module(int layer, LoraTarget t) {
          std::string(names(t).peft);
 }
 
-bool gguf_permutes_qk(const std::string& arch) { return arch == "llama"; }
+// The converter permutes Q/K rows exactly for the archs whose RoPE pairs adjacent dimensions
+// (that permutation is what turns HF's rotate_half pairs into adjacent ones), so this follows the
+// one per-arch table in model-config.
+bool gguf_permutes_qk(const std::string& arch) { return rope_style_for_arch(arch) == RopeStyle::kNormal; }
 
 std::vector<float> permute_rows_hf_to_gguf(std::span<const float> m, int rows, int cols, int n_heads) {
   return permute_rows(m, rows, cols, n_heads, true);

@@ -183,6 +183,11 @@ void ForwardPass::run(std::span<const SeqBatch> batch, KvStorage& kv) {
     });
   };
 
+  // RoPE pairing per architecture (ModelConfig::rope_style): adjacent pairs for GGUF's permuted
+  // llama Q/K rows, half-offset pairs (NeoX) for qwen2's HF-ordered rows.
+  const auto rope_fn = c.rope_style == RopeStyle::kNeox ? &cpu::rope_neox : &cpu::rope_adjacent;
+  auto rope = [&](float* x, int n_heads, const float* cs, const float* sn) { rope_fn(x, n_heads, HD, c.rope_dim, cs, sn); };
+
   for (int il = 0; il < c.n_layer; ++il) {
     const LayerWeights& L = W.layers[static_cast<size_t>(il)];
     norm_rows(L.attn_norm);
@@ -202,8 +207,8 @@ void ForwardPass::run(std::span<const SeqBatch> batch, KvStorage& kv) {
       const int p = s.pos_of_token[static_cast<size_t>(t)];
       const float* cs = &rope_cos_[static_cast<size_t>(p) * half];
       const float* sn = &rope_sin_[static_cast<size_t>(p) * half];
-      cpu::rope_adjacent(q, c.n_head, HD, c.rope_dim, cs, sn);
-      cpu::rope_adjacent(k, c.n_head_kv, HD, c.rope_dim, cs, sn);
+      rope(q, c.n_head, cs, sn);
+      rope(k, c.n_head_kv, cs, sn);
       const SeqBatch& sq = batch[static_cast<size_t>(s.seq_of_token[static_cast<size_t>(t)])];
       const int blk = sq.block_table[static_cast<size_t>(p / BT)];
       kv.write(il, blk, p % BT, k, v);

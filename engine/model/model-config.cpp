@@ -2,7 +2,32 @@
 
 namespace cyllm {
 
-bool is_supported_arch(const std::string& arch) { return arch == "llama" || arch == "qwen2"; }
+namespace {
+
+// Every architecture the engine runs, with its RoPE pairing as llama.cpp's
+// llama_model_rope_type() gives it (src/llama-model.cpp): LLM_ARCH_LLAMA is NORM (its converter
+// permutes Q/K rows into adjacent-pair order), LLM_ARCH_QWEN2 is NEOX (its converter keeps HF's
+// row order, so pairs are half a rotary dimension apart). A new architecture is one more row.
+struct ArchInfo {
+  std::string_view name;
+  RopeStyle rope;
+};
+constexpr ArchInfo kArchs[] = {
+    {"llama", RopeStyle::kNormal},
+    {"qwen2", RopeStyle::kNeox},
+};
+
+}  // namespace
+
+const char* rope_style_name(RopeStyle s) { return s == RopeStyle::kNeox ? "neox" : "normal"; }
+
+std::optional<RopeStyle> rope_style_for_arch(std::string_view arch) {
+  for (const ArchInfo& a : kArchs)
+    if (a.name == arch) return a.rope;
+  return std::nullopt;
+}
+
+bool is_supported_arch(const std::string& arch) { return rope_style_for_arch(arch).has_value(); }
 
 Result<ModelConfig> ModelConfig::from_gguf(const GgufFile& f) {
   ModelConfig c;
@@ -12,6 +37,7 @@ Result<ModelConfig> ModelConfig::from_gguf(const GgufFile& f) {
   if (!is_supported_arch(c.arch))
     return make_error(ErrorCode::kUnsupported, "architecture '" + c.arch + "' is not supported",
                       "Supported architectures: llama (SmolLM2, TinyLlama, Llama 2/3, Mistral) and qwen2.");
+  c.rope_style = *rope_style_for_arch(c.arch);
   c.name = f.get_string("general.name").value_or("");
   const std::string p = c.arch + ".";
   std::string missing;
