@@ -21,7 +21,8 @@ struct StreamResult {
 
 // Submits every prompt at once and waits for all; returns per-stream results and the wall time.
 std::pair<std::vector<StreamResult>, double> run_streams(Scheduler& sched, const std::vector<std::vector<int32_t>>& prompts,
-                                                         int gen) {
+                                                         int gen,
+                                                         const std::vector<std::shared_ptr<const LoraAdapter>>& loras = {}) {
   std::vector<StreamResult> res(prompts.size());
   std::vector<std::promise<void>> done(prompts.size());
   std::mutex mu;
@@ -32,6 +33,10 @@ std::pair<std::vector<StreamResult>, double> run_streams(Scheduler& sched, const
     r.max_tokens = gen;
     r.sampling.temperature = 0.0f;
     r.ignore_eos = true;
+    if (!loras.empty()) {
+      r.lora = loras[i % loras.size()];
+      r.adapter_id = 1 + i % loras.size();
+    }
     sched.submit(r, [&, i](const ServeEvent& e) {
       std::lock_guard lock(mu);
       if (e.token >= 0) ++res[i].tokens;
@@ -71,12 +76,13 @@ nlohmann::json run_serving_bench(LoadedModel& lm, const ServingBenchOptions& o) 
   j["prompt_tokens"] = o.prompt_tokens;
   j["gen_tokens"] = o.gen_tokens;
 
-  auto throughput = [&](int n) {
+  auto throughput = [&](int n, const std::vector<std::shared_ptr<const LoraAdapter>>& loras = {}) {
     Scheduler sched(*lm.model, *lm.tokenizer, cfg, *lm.pool);
     std::vector<std::vector<int32_t>> prompts;
     for (int i = 0; i < n; ++i) prompts.push_back(random_tokens(rng, o.prompt_tokens, n_vocab));
     std::fprintf(stderr, "bench: %d stream(s) x (%d prompt + %d generated tokens) ...", n, o.prompt_tokens, o.gen_tokens);
-    auto [res, wall] = run_streams(sched, prompts, o.gen_tokens);
+    if (!loras.empty()) std::fprintf(stderr, " [%zu adapters]", loras.size());
+    auto [res, wall] = run_streams(sched, prompts, o.gen_tokens, loras);
     std::vector<double> ttft, itl;
     int tokens = 0, decoded = 0;
     double first_token = 1e300, last_finish = 0;
@@ -109,6 +115,18 @@ nlohmann::json run_serving_bench(LoadedModel& lm, const ServingBenchOptions& o) 
   j["aggregate_tok_s"] = multi["aggregate_tok_s"];
   j["aggregate_decode_tok_s"] = multi["decode_tok_s"];
   j["decode_speedup_vs_single_stream"] = multi["decode_tok_s"].get<double>() / single["decode_tok_s"].get<double>();
+  if (o.adapters > 0) {
+    // Mixed-adapter batches: the same N streams, each with one of `adapters` random adapters.
+    std::vector<std::shared_ptr<const LoraAdapter>> loras;
+    for (int k = 0; k < o.adapters; ++k)
+      loras.push_back(std::make_shared<const LoraAdapter>(
+          LoraAdapter::random(lm.model->config(), o.adapter_rank, 2.0f * o.adapter_rank, 100 + k)));
+    const nlohmann::json mixed = throughput(o.concurrency, loras);
+    j["mixed_adapters"] = mixed;
+    j["mixed_adapters"]["adapters"] = o.adapters;
+    j["mixed_adapters"]["rank"] = o.adapter_rank;
+    j["mixed_adapters_decode_ratio_vs_base"] = mixed["decode_tok_s"].get<double>() / multi["decode_tok_s"].get<double>();
+  }
 
   // Shared system prompt: the first request fills the prefix cache (cold), the second reuses it.
   {

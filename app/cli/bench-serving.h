@@ -12,6 +12,8 @@ struct ServingBenchOptions {
   int prompt_tokens = 128;
   int gen_tokens = 128;
   int shared_prefix_tokens = 1024;
+  int adapters = 0;      // > 0: also run the N streams with this many random LoRA adapters, round robin
+  int adapter_rank = 16;  // on all seven projections
 };
 
 // Runs single-stream and N-stream decode through the scheduler, and the shared-prefix TTFT test

@@ -23,6 +23,8 @@ class ChatPrompt {
   Result<std::string> render(const nlohmann::ordered_json& messages, bool add_generation_prompt = true) const;
   // One line for the user: which template is in use and where it came from.
   std::string describe() const;
+  const ChatTemplate& chat_template() const { return tpl_; }
+  const std::optional<std::string>& eos_text() const { return eos_; }
 
  private:
   explicit ChatPrompt(ChatTemplate t) : tpl_(std::move(t)) {}

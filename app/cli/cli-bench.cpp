@@ -33,7 +33,9 @@ std::string help() {
              "  --concurrency N   instead: N concurrent streams through the serving scheduler\n"
              "                    (continuous batching), with a single-stream run and a shared-prefix\n"
              "                    cache test (cold vs warm TTFT) in the same run\n"
-             "  --shared-prefix N tokens of the shared prefix for that test (default: 1024)\n") +
+             "  --shared-prefix N tokens of the shared prefix for that test (default: 1024)\n"
+             "  --adapters K      with --concurrency: also run the N streams with K random rank-16 LoRA\n"
+             "                    adapters (all projections) in one batch, and report the ratio to base\n") +
          kModelHelp;
 }
 
@@ -51,7 +53,7 @@ double peak_rss_mb() {
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  std::set<std::string> values = {"--prompt", "--gen", "--reps", "--concurrency", "--shared-prefix"};
+  std::set<std::string> values = {"--prompt", "--gen", "--reps", "--concurrency", "--shared-prefix", "--adapters"};
   values.insert(kModelValueOpts.begin(), kModelValueOpts.end());
   Args a(argc, argv, values, {"--json", "--help"}, kModelAliases);
   if (!a.ok() || a.flag("--help")) {
@@ -74,7 +76,8 @@ int cmd_bench(int argc, char** argv) {
     so.prompt_tokens = a.get("--prompt") ? n_prompt : 128;
     so.gen_tokens = n_gen;
     so.shared_prefix_tokens = static_cast<int>(a.get_int("--shared-prefix", 1024));
-    if (!a.ok() || so.concurrency < 1 || so.shared_prefix_tokens < 1) {
+    so.adapters = static_cast<int>(a.get_int("--adapters", 0));
+    if (!a.ok() || so.concurrency < 1 || so.shared_prefix_tokens < 1 || so.adapters < 0) {
       std::fprintf(stderr, "cyllm bench: --concurrency and --shared-prefix must be positive integers\n");
       return 2;
     }

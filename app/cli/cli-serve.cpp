@@ -38,7 +38,12 @@ std::string help() {
              "      --log-level L    debug | info | warn | error (default: info); logs are JSON lines on stderr\n"
              "      --redact-prompts keep prompt and completion text out of the logs\n"
              "      --keys-db FILE   API key store (default: $CYLLM_DATA_DIR or ~/.local/share/cyllm/keys.sqlite)\n"
-             "      --audit-db FILE  audit log (default: next to the key store, audit.sqlite)\n") +
+             "      --audit-db FILE  audit log (default: next to the key store, audit.sqlite)\n"
+             "      --lora NAME=PATH serve a LoRA adapter (PEFT dir or GGUF LoRA) as model NAME or BASE:NAME;\n"
+             "                       repeatable; more can be loaded at run time (POST /v1/adapters/load)\n"
+             "      --max-loras N    adapters kept in memory at once (default: 4; idle ones are evicted LRU)\n"
+             "      --lora-provenance warn|refuse  when an adapter was trained with another chat template or\n"
+             "                       EOS token (default: warn)\n") +
          kModelHelp;
 }
 
@@ -75,8 +80,8 @@ bool settings_from(Args& a, server::ServerSettings& s) {
 }  // namespace
 
 int cmd_serve(int argc, char** argv) {
-  std::set<std::string> values = {"--host", "--port", "--max-body", "--kv-tokens", "--config",
-                                  "--log-level", "--keys-db", "--audit-db"};
+  std::set<std::string> values = {"--host", "--port", "--max-body", "--kv-tokens", "--config", "--log-level",
+                                  "--keys-db", "--audit-db", "--lora", "--max-loras", "--lora-provenance"};
   values.insert(kModelValueOpts.begin(), kModelValueOpts.end());
   Args a(argc, argv, values, {"--help", "--redact-prompts"}, kModelAliases);
   if (!a.ok() || a.flag("--help")) {
@@ -121,10 +126,46 @@ int cmd_serve(int argc, char** argv) {
     return 2;
   }
   auto sched = std::make_unique<Scheduler>(*lm->model, *lm->tokenizer, cfg, *lm->pool);
+  const std::string path = *a.get("--model");
+  const std::string model_id = std::filesystem::path(path).stem().string();
+
+  // LoRA adapters: a registry checked against this base, its chat template and EOS token.
+  AdapterRegistryOptions ro;
+  ro.max_resident = static_cast<int>(a.get_int("--max-loras", 4));
+  const std::string prov = a.get_or("--lora-provenance", "warn");
+  if (!a.ok() || ro.max_resident < 1 || (prov != "warn" && prov != "refuse")) {
+    std::fprintf(stderr, "cyllm serve: --max-loras must be >= 1 and --lora-provenance warn or refuse\n");
+    return 2;
+  }
+  ro.provenance = prov == "refuse" ? ProvenancePolicy::kRefuse : ProvenancePolicy::kWarn;
+  ro.server = make_adapter_provenance((*prompt)->chat_template().text(),
+                                      lm->tokenizer->eos() >= 0 ? std::optional<int32_t>(lm->tokenizer->eos()) : std::nullopt,
+                                      (*prompt)->eos_text());
+  ro.base_name = model_id;
+  Logger* log = (*rt)->log.get();
+  ro.on_warning = [log](const std::string& w) { log->log(LogLevel::kWarn, "adapter_warning", {{"message", w}}); };
+  auto adapters = std::make_unique<AdapterRegistry>(lm->model->config(), ro);
+  for (const std::string& spec : a.get_all("--lora")) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+      std::fprintf(stderr, "cyllm serve: --lora takes NAME=PATH, got '%s'\n", spec.c_str());
+      return 2;
+    }
+    AdapterSpec as;
+    as.name = spec.substr(0, eq);
+    as.path = spec.substr(eq + 1);
+    as.preload = true;
+    if (auto st = adapters->register_file(as); !st) {
+      std::fprintf(stderr, "cyllm serve: adapter '%s': %s\n", as.name.c_str(), st.error().to_string().c_str());
+      return 1;
+    }
+    std::fprintf(stderr, "adapter: %s (%s) as model %s or %s:%s\n", as.name.c_str(), as.path.c_str(), as.name.c_str(),
+                 model_id.c_str(), as.name.c_str());
+  }
 
   server::ServerBackend be;
-  const std::string path = *a.get("--model");
-  be.model_id = std::filesystem::path(path).stem().string();
+  be.model_id = model_id;
+  be.adapters = adapters.get();
   be.scheduler = sched.get();
   be.tokenizer = lm->tokenizer.get();
   be.n_vocab = lm->model->config().n_vocab;
@@ -159,6 +200,7 @@ int cmd_serve(int argc, char** argv) {
   srv->stop();    // closes connections; their requests are cancelled
   srv.reset();
   sched.reset();  // joins the engine thread
+  adapters.reset();
   return 0;
 }
 

@@ -61,8 +61,24 @@ void HttpServer::handle_generate(const QHttpServerRequest& req, QHttpServerRespo
     gp = &pr;
   }
   log_ignored(ex, gp->ignored_fields);
-  if (gp->model != be_.model_id) return answer_error(ex, resp, model_not_found(gp->model));
-  ex.model_id = be_.model_id;
+  // The adapter: the "lora" field, else a model name "<base>:<adapter>" or "<adapter>".
+  std::string adapter = gp->lora;
+  if (adapter.empty() && gp->model != be_.model_id && be_.adapters)
+    adapter = be_.adapters->adapter_for_model(gp->model).value_or("");
+  if (adapter.empty() && gp->model != be_.model_id) return answer_error(ex, resp, model_not_found(gp->model));
+  if (!adapter.empty() && !be_.adapters)
+    return answer_error(ex, resp, invalid_param("lora", "this server has no adapters (start it with --lora NAME=PATH)"));
+  std::optional<AdapterLease> lease;
+  if (!adapter.empty()) {
+    auto l = be_.adapters->acquire(adapter);
+    if (!l) {
+      ApiError e = l.error().code == ErrorCode::kNotFound ? model_not_found(adapter) : from_engine_error(l.error());
+      e.param = gp->lora.empty() ? "model" : "lora";
+      return answer_error(ex, resp, e);
+    }
+    lease = std::move(*l);
+  }
+  ex.model_id = lease ? be_.model_id + ":" + lease->name : be_.model_id;
 
   const Tokenizer& tok = *be_.tokenizer;
   const std::string prompt_param = chat ? "messages" : "prompt";
@@ -102,6 +118,10 @@ void HttpServer::handle_generate(const QHttpServerRequest& req, QHttpServerRespo
   sr.json_mode = gp->json_mode;
   sr.logprobs = gp->logprobs ? gp->top_logprobs : -1;
   sr.trace_id = ex.adm.trace.trace_id;
+  if (lease) {
+    sr.lora = lease->adapter;  // the request holds the adapter until it finishes (registry pinning)
+    sr.adapter_id = lease->adapter_id;
+  }
 
   const uint64_t key = next_key_++;
   auto p = std::make_unique<Pending>();
@@ -111,7 +131,7 @@ void HttpServer::handle_generate(const QHttpServerRequest& req, QHttpServerRespo
   p->echo = !chat && pr.echo;
   p->prompt_text = chat ? std::string() : pr.prompt;
   p->id = new_id(chat ? "chatcmpl" : "cmpl");
-  p->model = be_.model_id;
+  p->model = gp->model;
   p->n = gp->n;
   p->choices.resize(gp->n);
   p->started.assign(gp->n, false);

@@ -223,7 +223,7 @@ void HttpServer::add_routes() {
   http_->route("/v1/models", Method::Get, [this](const QHttpServerRequest& req, QHttpServerResponder&& resp) {
     Exchange ex;
     if (!begin(req, resp, "/v1/models", "inference", ex)) return;
-    answer(ex, resp, 200, QByteArray::fromStdString(models_response({be_.model_id}, created_).dump()));
+    answer(ex, resp, 200, QByteArray::fromStdString(model_list().dump()));
   });
   http_->route("/v1/chat/completions", Method::Post, [this](const QHttpServerRequest& req, QHttpServerResponder&& resp) {
     handle_generate(req, std::move(resp), true);
@@ -231,6 +231,15 @@ void HttpServer::add_routes() {
   http_->route("/v1/completions", Method::Post, [this](const QHttpServerRequest& req, QHttpServerResponder&& resp) {
     handle_generate(req, std::move(resp), false);
   });
+  http_->route("/v1/adapters", Method::Get, [this](const QHttpServerRequest& req, QHttpServerResponder&& resp) {
+    handle_adapters(req, std::move(resp), "/v1/adapters");
+  });
+  for (const char* path : {"/v1/adapters/load", "/v1/adapters/unload"}) {
+    const std::string endpoint = path;
+    http_->route(path, Method::Post, [this, endpoint](const QHttpServerRequest& req, QHttpServerResponder&& resp) {
+      handle_adapters(req, std::move(resp), endpoint);
+    });
+  }
   for (const char* path : {"/tokenize", "/detokenize", "/apply-template"}) {
     const std::string endpoint = path;
     http_->route(path, Method::Post, [this, endpoint](const QHttpServerRequest& req, QHttpServerResponder&& resp) {
@@ -246,8 +255,7 @@ void HttpServer::add_routes() {
     if (!begin(req, resp, model_route ? "/v1/models/{id}" : "(unknown)", "inference", ex)) return;
     if (model_route) {
       const std::string id = path.mid(11).toStdString();
-      if (id == be_.model_id)
-        return answer(ex, resp, 200, QByteArray::fromStdString(model_object(id, created_).dump()));
+      if (auto m = find_model(id)) return answer(ex, resp, 200, QByteArray::fromStdString(m->dump()));
       return answer_error(ex, resp, model_not_found(id));
     }
     answer_error(ex, resp, route_not_found(ex.method, path.toStdString()));

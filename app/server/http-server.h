@@ -24,6 +24,7 @@
 #include <QPointer>
 
 #include "core/status.h"
+#include "serve/adapter-registry.h"
 #include "serve/scheduler.h"
 #include "server/gatekeeper.h"
 #include "server/openai-protocol.h"
@@ -47,6 +48,7 @@ struct ServerBackend {
   int n_vocab = 0;
   int max_seq_tokens = 0;  // prompt + completion tokens per sequence
   RenderChat render_chat;  // the model's chat template
+  AdapterRegistry* adapters = nullptr;  // LoRA adapters requests may pick (none when null)
   // Benchmarks only: called on the engine thread with each request's trace id and event, before
   // the event is posted to the HTTP thread (cyllm bench-http measures the latency added per token).
   std::function<void(const std::string& trace_id, const ServeEvent& ev)> tap;
@@ -95,6 +97,9 @@ class HttpServer : public QObject {
   void log_ignored(const Exchange& ex, const std::vector<std::string>& fields);
   void handle_generate(const QHttpServerRequest& req, QHttpServerResponder&& resp, bool chat);
   void handle_utility(const QHttpServerRequest& req, QHttpServerResponder&& resp, const std::string& endpoint);
+  void handle_adapters(const QHttpServerRequest& req, QHttpServerResponder&& resp, const std::string& endpoint);
+  nlohmann::ordered_json model_list() const;
+  std::optional<nlohmann::ordered_json> find_model(const std::string& id) const;
   void on_event(uint64_t key, const ServeEvent& ev);
   void refresh_telemetry();
 

@@ -99,6 +99,7 @@ void read_common(Reader& r, GenerationParams& p, bool chat) {
   if (auto v = r.string("user")) p.user = *v;
   if (auto v = r.integer("priority", -1000, 1000)) p.priority = static_cast<int>(*v);
   if (auto v = r.boolean("ignore_eos")) p.ignore_eos = *v;  // extension (vLLM's): benchmarks
+  if (auto v = r.string("lora")) p.lora = *v;               // extension: per-request adapter
   if (auto v = r.string("tier")) {
     p.tier = parse_tier(*v);
     if (!p.tier) r.fail(invalid_param("tier", "must be interactive, default or batch"));

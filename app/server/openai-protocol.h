@@ -38,6 +38,7 @@ struct GenerationParams {
   std::string user;
   int priority = 0;             // extension: higher runs first within a tier
   bool ignore_eos = false;      // extension: generate max_tokens even past end-of-generation
+  std::string lora;             // extension: a registered adapter's name (else "model" picks it)
   std::optional<Tier> tier;     // extension: "interactive" | "default" | "batch"
   std::vector<std::string> ignored_fields;
 };

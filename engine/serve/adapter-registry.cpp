@@ -125,7 +125,7 @@ bool AdapterRegistry::make_room(const Entry* keep) {
   return true;
 }
 
-void AdapterRegistry::emit(const std::vector<std::string>& warnings) const {
+void AdapterRegistry::report_warnings(const std::vector<std::string>& warnings) const {
   if (opts_.on_warning)
     for (const auto& w : warnings) opts_.on_warning(w);
 }
@@ -176,7 +176,7 @@ Status AdapterRegistry::register_file(const AdapterSpec& spec) {
     if (e->resident) e->last_use = ++tick_;
     entries_[spec.name] = e;
   }
-  emit(warnings);
+  report_warnings(warnings);
   return {};
 }
 
@@ -210,7 +210,7 @@ Status AdapterRegistry::register_memory(const std::string& name, LoraAdapter ada
     e->last_use = ++tick_;
     entries_[name] = e;
   }
-  emit(warnings);
+  report_warnings(warnings);
   return {};
 }
 
@@ -219,7 +219,7 @@ Result<AdapterLease> AdapterRegistry::acquire(const std::string& name) {
   struct Emit {
     const AdapterRegistry* r;
     std::vector<std::string>* w;
-    ~Emit() { r->emit(*w); }
+    ~Emit() { r->report_warnings(*w); }
   } emit_on_exit{this, &warnings};
   std::unique_lock lk(mu_);
   for (;;) {

@@ -126,7 +126,7 @@ class AdapterRegistry {
   Result<std::shared_ptr<const LoraAdapter>> finish_load(Entry& e, LoadedAdapter loaded, std::vector<std::string>* warnings);
   bool make_room(const Entry* keep);      // under mu_; evicts LRU idle file-backed adapters
   int resident_locked() const;
-  void emit(const std::vector<std::string>& warnings) const;
+  void report_warnings(const std::vector<std::string>& warnings) const;
 
   const ModelConfig base_;
   const AdapterRegistryOptions opts_;
