@@ -12,6 +12,7 @@ int cmd_bench(int argc, char** argv);
 int cmd_template(int argc, char** argv);
 int cmd_validate(int argc, char** argv);
 int cmd_render(int argc, char** argv);
+int cmd_train(int argc, char** argv);
 int cmd_keys(int argc, char** argv);   // cli-keys.cpp: the server's API keys
 int cmd_audit(int argc, char** argv);  // cli-audit.cpp: the server's audit log
 #ifdef CYLLM_HAVE_QT

@@ -22,6 +22,7 @@ constexpr Command kCommands[] = {
     {"template", cyllm::cli::cmd_template, "render a chat template for a messages file (exact text)"},
     {"validate", cyllm::cli::cmd_validate, "check a training dataset: every problem with its row, field and reason"},
     {"render", cyllm::cli::cmd_render, "show one dataset row as trained: template text with trained spans marked"},
+    {"train", cyllm::cli::cmd_train, "fine-tune a LoRA adapter from a JSON config (CPU), with checkpoints and resume"},
     {"keys", cyllm::cli::cmd_keys, "create, list, rotate and revoke the server's API keys"},
     {"audit", cyllm::cli::cmd_audit, "export or purge the server's audit log"},
 #ifdef CYLLM_HAVE_QT

@@ -18,6 +18,25 @@ target_sources(cyllm_engine PRIVATE
   train/checkpoint.cpp
 )
 
+# The LoRA trainer: parameters, training forward/backward (fp32, and fp64 for gradient checks),
+# optimiser, schedule, data, loop (see docs/ARCHITECTURE.md, "Trainer").
+target_sources(cyllm_engine PRIVATE
+  train/lora-params.cpp
+  train/train-gemm.cpp
+  train/train-forward.cpp
+  train/lora-backward.cpp
+  train/fused-ce.cpp
+  train/train-graph.cpp
+  train/adamw.cpp
+  train/lr-schedule.cpp
+  train/train-config.cpp
+  train/train-data.cpp
+  train/trainer.cpp
+)
+# The training GEMM's micro-kernel wants fused multiply-adds (one clone per process, so results
+# stay deterministic on a machine).
+set_source_files_properties(train/train-gemm.cpp PROPERTIES COMPILE_OPTIONS "-ffp-contract=fast")
+
 # Parquet page codecs (Debian: zlib1g-dev, libzstd-dev, libsnappy-dev; see scripts/setup-deps.sh).
 find_package(ZLIB REQUIRED)
 find_path(CYLLM_ZSTD_INCLUDE zstd.h REQUIRED)

@@ -1,0 +1,179 @@
+// Hand-written backward pass of one llama block (see train-graph.h), in reverse order of
+// train-forward.cpp: SwiGLU down/gate/up with their LoRA branches, FFN RMSNorm, o, attention
+// (probabilities recomputed from the saved log-sum-exp), inverse RoPE, q/k/v, attention RMSNorm.
+// Base weights receive no gradient; the LoRA A and B matrices do. Every reduction runs in a fixed
+// order (see train-gemm.h), so gradients do not depend on the thread count.
+#include <algorithm>
+#include <cmath>
+
+#include "train/train-gemm.h"
+#include "train/train-graph-impl.h"
+
+namespace cyllm::train::detail {
+
+template <class T>
+void GraphState<T>::linear_back(const WeightRef& w, const T* dY, T* dX, bool accumulate) {
+  const int64_t in = w.ne0, out = w.ne1;
+  wdq.resize(static_cast<size_t>(in * out));
+  dequant_rows(pool, w, 0, out, wdq.data());
+  gemm_nn(pool, n, in, out, dY, out, wdq.data(), in, dX, in, accumulate);
+}
+
+template <class T>
+void GraphState<T>::lora_input_back(int layer, int target, const T* src, T* dst, int n_in) {
+  const T keep_scale = static_cast<T>(1.0 / (1.0 - drop.p));
+  const uint64_t base = dropout_base(layer, target);
+  pool.parallel_for(n, 16, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t)
+      for (int i = 0; i < n_in; ++i) {
+        const size_t idx = static_cast<size_t>(t) * n_in + i;
+        if (uniform01(mix64(base + idx)) >= drop.p) dst[idx] += src[idx] * keep_scale;
+      }
+  });
+}
+
+// y = Wx + h Bᵀ with h = s · A xd: dB += dYᵀ h, dh = s · dY B, dA += dhᵀ xd, dxd = dh A.
+template <class T>
+void GraphState<T>::lora_back(int layer, int target, const T* X, const T* dY, const std::vector<T>& h, T* dX) {
+  const auto& m = params->layers[static_cast<size_t>(layer)][static_cast<size_t>(target)];
+  if (!m.present()) return;
+  auto& gm = grads->layers[static_cast<size_t>(layer)][static_cast<size_t>(target)];
+  const int r = m.rank;
+  b_dyt.resize(static_cast<size_t>(m.out) * n);
+  transpose(pool, n, m.out, dY, m.out, b_dyt.data(), n);
+  gemm_nn(pool, m.out, r, n, b_dyt.data(), n, h.data(), r, gm.b.data(), r, true);
+
+  b_dh.resize(static_cast<size_t>(n) * r);
+  gemm_nn(pool, n, r, m.out, dY, m.out, m.b.data(), r, b_dh.data(), r, false);
+  const T s = static_cast<T>(params->scale);
+  for (auto& v : b_dh) v *= s;
+
+  const T* xin = lora_input(layer, target, X, m.in);
+  b_dht.resize(static_cast<size_t>(r) * n);
+  transpose(pool, n, r, b_dh.data(), r, b_dht.data(), n);
+  gemm_nn(pool, r, m.in, n, b_dht.data(), n, xin, m.in, gm.a.data(), m.in, true);
+
+  if (drop.p <= 0.0) {
+    gemm_nn(pool, n, m.in, r, b_dh.data(), r, m.a.data(), m.in, dX, m.in, true);
+  } else {
+    b_dxd.resize(static_cast<size_t>(n) * m.in);
+    gemm_nn(pool, n, m.in, r, b_dh.data(), r, m.a.data(), m.in, b_dxd.data(), m.in, false);
+    lora_input_back(layer, target, b_dxd.data(), dX, m.in);
+  }
+}
+
+// y = x r w with r = (mean(x²) + eps)^-1/2: dx = r g - (r³ / D) x (g · x), where g = dy w.
+template <class T>
+void GraphState<T>::rmsnorm_back(const T* x, const T* r, const WeightRef& w, const T* dy, T* dx) {
+  const int D = c.n_embd;
+  const float* wv = reinterpret_cast<const float*>(w.data);
+  pool.parallel_for(n, 16, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const T* xr = x + t * D;
+      const T* dyr = dy + t * D;
+      T gx = 0;
+      for (int i = 0; i < D; ++i) gx += dyr[i] * static_cast<T>(wv[i]) * xr[i];
+      const T rt = r[t];
+      const T k = rt * rt * rt * gx / static_cast<T>(D);
+      for (int i = 0; i < D; ++i) dx[t * D + i] += rt * dyr[i] * static_cast<T>(wv[i]) - k * xr[i];
+    }
+  });
+}
+
+// Per (sequence, KV head), as attn_fwd: P is recomputed from the saved log-sum-exp;
+// dS = P ∘ (dP - rowsum(dO ∘ O)); dq = scale dS K, dk = scale dSᵀ Q, dv = Pᵀ dO. The item owns the
+// dk/dv rows of its KV head in its sequence, so no two threads write the same value.
+template <class T>
+void GraphState<T>::attn_back(const LayerActs<T>& a, const T* d_o, T* dq, T* dk, T* dv) {
+  const int QD = c.q_dim(), KVD = c.kv_dim(), HD = c.head_dim, H = c.n_head, G = c.n_head_kv;
+  const int group = H / G;
+  const T scale = T(1) / std::sqrt(static_cast<T>(HD));
+  const int n_seq = static_cast<int>(seq_begin.size()) - 1;
+  std::fill(dq, dq + static_cast<size_t>(n) * QD, T(0));
+  std::fill(dk, dk + static_cast<size_t>(n) * KVD, T(0));
+  std::fill(dv, dv + static_cast<size_t>(n) * KVD, T(0));
+  pool.parallel_for(static_cast<int64_t>(n_seq) * G, 1, [&](int64_t b, int64_t e) {
+    for (int64_t item = b; item < e; ++item) {
+      const int s = static_cast<int>(item / G), g = static_cast<int>(item % G);
+      const int t0 = seq_begin[static_cast<size_t>(s)], t1 = seq_begin[static_cast<size_t>(s) + 1];
+      for (int hh = 0; hh < group; ++hh) {
+        const int h = g * group + hh;
+        for (int i = t0; i < t1; ++i) {
+          const size_t qo = static_cast<size_t>(i) * QD + h * HD;
+          const T* qi = a.q.data() + qo;
+          const T* doi = d_o + qo;
+          const T di = vdot(doi, a.o.data() + qo, HD);
+          const T lse = a.lse[static_cast<size_t>(i) * H + h];
+          T* dqi = dq + qo;
+          for (int j = t0; j <= i; ++j) {
+            const size_t ko = static_cast<size_t>(j) * KVD + g * HD;
+            const T p = std::exp(vdot(qi, a.k.data() + ko, HD) * scale - lse);
+            const T dp = vdot(doi, a.v.data() + ko, HD);
+            const T ds = p * (dp - di) * scale;
+            vaxpy(ds, a.k.data() + ko, dqi, HD);
+            vaxpy(ds, qi, dk + ko, HD);
+            vaxpy(p, doi, dv + ko, HD);
+          }
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void GraphState<T>::layer_backward(int l, const LayerActs<T>& a, T* dx) {
+  const LayerWeights& L = W.layers[static_cast<size_t>(l)];
+  const size_t D = static_cast<size_t>(c.n_embd), QD = static_cast<size_t>(c.q_dim()),
+               KVD = static_cast<size_t>(c.kv_dim()), FF = static_cast<size_t>(c.n_ff), N = static_cast<size_t>(n);
+  // FFN: x_out = x_mid + W_down (silu(g) ∘ u).
+  b_da.resize(N * FF);
+  b_dg.resize(N * FF);
+  b_du.resize(N * FF);
+  b_dxn.resize(N * D);
+  linear_back(L.w_down, dx, b_da.data(), false);
+  lora_back(l, 6, a.a.data(), dx, a.h[6], b_da.data());
+  pool.parallel_for(static_cast<int64_t>(N * FF), 4096, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const size_t k = static_cast<size_t>(i);
+      const T g = a.g[k], sig = T(1) / (T(1) + std::exp(-g));
+      b_dg[k] = b_da[k] * a.u[k] * sig * (T(1) + g * (T(1) - sig));
+      b_du[k] = b_da[k] * g * sig;
+    }
+  });
+  linear_back(L.w_gate, b_dg.data(), b_dxn.data(), false);
+  linear_back(L.w_up, b_du.data(), b_dxn.data(), true);
+  lora_back(l, 4, a.xn2.data(), b_dg.data(), a.h[4], b_dxn.data());
+  lora_back(l, 5, a.xn2.data(), b_du.data(), a.h[5], b_dxn.data());
+  rmsnorm_back(a.x_mid.data(), a.r2.data(), L.ffn_norm, b_dxn.data(), dx);  // dx is now d(x_mid)
+
+  // Attention: x_mid = x_in + W_o attn(rope(q), rope(k), v).
+  b_do.resize(N * QD);
+  linear_back(L.wo, dx, b_do.data(), false);
+  lora_back(l, 3, a.o.data(), dx, a.h[3], b_do.data());
+  b_dq.resize(N * QD);
+  b_dk.resize(N * KVD);
+  b_dv.resize(N * KVD);
+  attn_back(a, b_do.data(), b_dq.data(), b_dk.data(), b_dv.data());
+  rope(b_dq.data(), c.n_head, true);
+  rope(b_dk.data(), c.n_head_kv, true);
+  linear_back(L.wq, b_dq.data(), b_dxn.data(), false);
+  linear_back(L.wk, b_dk.data(), b_dxn.data(), true);
+  linear_back(L.wv, b_dv.data(), b_dxn.data(), true);
+  lora_back(l, 0, a.xn1.data(), b_dq.data(), a.h[0], b_dxn.data());
+  lora_back(l, 1, a.xn1.data(), b_dk.data(), a.h[1], b_dxn.data());
+  lora_back(l, 2, a.xn1.data(), b_dv.data(), a.h[2], b_dxn.data());
+  rmsnorm_back(a.x_in.data(), a.r1.data(), L.attn_norm, b_dxn.data(), dx);  // dx is now d(x_in)
+}
+
+#define CYLLM_INSTANTIATE_BACKWARD(T)                                                                    \
+  template void GraphState<T>::linear_back(const WeightRef&, const T*, T*, bool);                        \
+  template void GraphState<T>::lora_input_back(int, int, const T*, T*, int);                             \
+  template void GraphState<T>::lora_back(int, int, const T*, const T*, const std::vector<T>&, T*);       \
+  template void GraphState<T>::rmsnorm_back(const T*, const T*, const WeightRef&, const T*, T*);         \
+  template void GraphState<T>::attn_back(const LayerActs<T>&, const T*, T*, T*, T*);                     \
+  template void GraphState<T>::layer_backward(int, const LayerActs<T>&, T*);
+
+CYLLM_INSTANTIATE_BACKWARD(float)
+CYLLM_INSTANTIATE_BACKWARD(double)
+
+}  // namespace cyllm::train::detail
