@@ -12,6 +12,7 @@
 
 #include "server/http-pending.h"
 #include "server/input-limits.h"
+#include "text/utf8-stream.h"
 
 namespace cyllm::server {
 
@@ -91,6 +92,12 @@ void HttpServer::handle_generate(const QHttpServerRequest& req, QHttpServerRespo
     prompt = tok.encode(pr.prompt, tok.add_bos_default(), /*parse_special=*/false);
   }
   if (prompt.empty()) return answer_error(ex, resp, invalid_param(prompt_param, "the prompt is empty"));
+  // At debug level the prompt text is logged (as "prompt", which --redact-prompts hides).
+  if (rt_->log->enabled(LogLevel::kDebug))
+    rt_->log->log(LogLevel::kDebug, "request_prompt",
+                  {{"trace_id", ex.adm.trace.trace_id},
+                   {"prompt", sanitize_utf8(chat ? tok.decode(prompt) : pr.prompt)},
+                   {"prompt_tokens", prompt.size()}});
   const int n_prompt = static_cast<int>(prompt.size());
   if (n_prompt >= be_.max_seq_tokens) {
     ApiError e = invalid_param(prompt_param, "the prompt has " + std::to_string(n_prompt) + " tokens; at most " +
@@ -136,6 +143,7 @@ void HttpServer::handle_generate(const QHttpServerRequest& req, QHttpServerRespo
   p->choices.resize(gp->n);
   p->started.assign(gp->n, false);
   p->text_bytes.assign(gp->n, 0);
+  if (rt_->log->enabled(LogLevel::kDebug)) p->logged_text.assign(gp->n, std::string());
   p->logprobs = sr.logprobs;
   p->out = new SseStream(std::move(resp), http_, this);
   p->out->set_headers(ex.headers);
@@ -211,6 +219,7 @@ void HttpServer::on_event(uint64_t key, const ServeEvent& ev) {
     if (finish) p.choices[c].finish_reason = *finish;
   }
   p.text_bytes[c] += piece.size();
+  if (!p.logged_text.empty()) p.logged_text[c] += piece;
   if (!ev.done) return;
   p.usage.prompt_tokens = ev.prompt_tokens;
   p.usage.cached_tokens = ev.cached_prompt_tokens;
@@ -233,6 +242,11 @@ void HttpServer::on_event(uint64_t key, const ServeEvent& ev) {
     auto j = p.chat ? chat_completion_response(p.id, created_, p.model, p.choices, p.usage, with_lp)
                     : completion_response(p.id, created_, p.model, p.choices, p.usage, with_lp);
     p.out->reply(200, json_bytes(j));
+  }
+  if (!p.logged_text.empty()) {
+    nlohmann::json texts = nlohmann::json::array();
+    for (const auto& t : p.logged_text) texts.push_back(sanitize_utf8(t));
+    rt_->log->log(LogLevel::kDebug, "request_completion", {{"trace_id", p.ex.adm.trace.trace_id}, {"completion", texts}});
   }
   record(p.ex, 200, nullptr, &lat);
   pending_.erase(it);

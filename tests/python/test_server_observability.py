@@ -224,3 +224,30 @@ def test_bad_config_reports_every_problem_and_exits_2(cyllm_bin, default_model, 
     cfg.write_text("{ not json")
     p = run_cyllm(cyllm_bin, "serve", "-m", str(default_model), "--config", str(cfg), check=False, timeout=60)
     assert p.returncode == 2 and "not valid JSON" in p.stderr.decode()
+
+
+def test_prompt_and_completion_text_logged_at_debug_and_hidden_by_redact_prompts(server, cyllm_bin, default_model,
+                                                                                  tmp_path):
+    phrase = "zebra marmalade forty-two"
+    body = {"model": server["model"], "prompt": f"Say {phrase}:", "max_tokens": 4, "temperature": 0}
+    st, headers, r = _post(server["base"], "/v1/completions", body)
+    assert st == 200
+    time.sleep(0.2)
+    logs = _log_lines(server)
+    tid = headers["X-Request-Id"]
+    # Without redaction (this server logs at debug) the prompt and completion are in the log...
+    assert any(l.get("event") == "request_prompt" and l.get("trace_id") == tid and phrase in l["prompt"] for l in logs)
+    done = [l for l in logs if l.get("event") == "request_completion" and l.get("trace_id") == tid]
+    assert len(done) == 1 and done[0]["completion"] == [r["choices"][0]["text"]]
+    # ...and with --redact-prompts neither is, while the request is still logged (Property 30).
+    with cyllm_server(cyllm_bin, default_model, tmp_path, "--log-level", "debug", "--redact-prompts") as red:
+        st, headers, r2 = _post(red["base"], "/v1/completions", {**body, "model": red["model"]})
+        assert st == 200
+        time.sleep(0.2)
+        text = red["stderr"].read_text(errors="replace")
+        assert phrase not in text
+        lines = _log_lines(red)
+        comp = [l for l in lines if l.get("event") == "request_completion"]
+        assert len(comp) == 1 and str(comp[0]["completion"]).startswith("[REDACTED")
+        assert any(l.get("event") == "request" and l.get("trace_id") == headers["X-Request-Id"] for l in lines)
+        assert any(l.get("event") == "request_prompt" and l["prompt"].startswith("[REDACTED") for l in lines)
