@@ -3,6 +3,7 @@
 Outside CI a missing model or data folder skips with a clear message; under CI=true it fails."""
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -107,3 +108,7 @@ def cyllm_server(cyllm_bin, model, log_dir: Path, *extra: str, data_dir: Path | 
         err.close()
     # Under ASan a clean exit also means no leak or memory error was reported.
     assert not stopped_by_us or proc.returncode == 0, err_path.read_text(errors="replace")[-4000:]
+    # Every server the suite runs is grepped: no API key and no Authorization value in its logs.
+    log = err_path.read_text(errors="replace")
+    assert not re.search(r"cyk-[A-Za-z0-9]{8,}", log), "an API key reached the log"
+    assert not re.search(r"Bearer\s+(?!\[REDACTED\])\S", log), "an Authorization value reached the log"
