@@ -7,15 +7,7 @@ namespace cyllm::server {
 using detail::ojson;
 using detail::Reader;
 
-namespace {
-std::optional<ojson> parse_object(std::string_view body, ApiError* err) {
-  ojson j = ojson::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) *err = invalid_json("it does not parse");
-  else if (!j.is_object()) *err = invalid_json("the top level must be an object");
-  else return j;
-  return std::nullopt;
-}
-}  // namespace
+using detail::parse_object;
 
 Parsed<AdapterLoadRequest> parse_adapter_load_request(std::string_view body) {
   ApiError err;

@@ -129,9 +129,10 @@ void read_common(Reader& r, GenerationParams& p, bool chat) {
 }  // namespace
 
 Parsed<ChatRequest> parse_chat_request(std::string_view body) {
-  ojson j = ojson::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return invalid_json("it does not parse");
-  if (!j.is_object()) return invalid_json("the top level must be an object");
+  ApiError err;
+  const std::optional<ojson> parsed = detail::parse_object(body, &err);
+  if (!parsed) return err;
+  const ojson& j = *parsed;
   ChatRequest req;
   Reader r(j);
   read_common(r, req, /*chat=*/true);
@@ -146,9 +147,10 @@ Parsed<ChatRequest> parse_chat_request(std::string_view body) {
 }
 
 Parsed<CompletionRequest> parse_completion_request(std::string_view body) {
-  ojson j = ojson::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return invalid_json("it does not parse");
-  if (!j.is_object()) return invalid_json("the top level must be an object");
+  ApiError err;
+  const std::optional<ojson> parsed = detail::parse_object(body, &err);
+  if (!parsed) return err;
+  const ojson& j = *parsed;
   CompletionRequest req;
   Reader r(j);
   read_common(r, req, /*chat=*/false);

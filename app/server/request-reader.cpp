@@ -39,6 +39,14 @@ std::optional<std::string> read_content(const ojson& c, const std::string& where
 
 }  // namespace
 
+std::optional<ojson> parse_object(std::string_view body, ApiError* err) {
+  ojson j = ojson::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) *err = invalid_json("it does not parse");
+  else if (!j.is_object()) *err = invalid_json("the top level must be an object");
+  else return j;
+  return std::nullopt;
+}
+
 ojson read_messages(Reader& r) {
   ojson messages = ojson::array();
   const ojson* msgs = r.get("messages");

@@ -102,6 +102,9 @@ class Reader {
   std::optional<ApiError> err_;
 };
 
+// A request body as a JSON object, or the 400 that says why it is not one.
+std::optional<ojson> parse_object(std::string_view body, ApiError* err);
+
 // The "messages" field: required, a non-empty list; roles system, developer, user, assistant,
 // tool; content a string or a list of text parts (joined with "\n", as vLLM does); tool_calls on
 // assistant messages; name and tool_call_id strings. Returns the normalised list.

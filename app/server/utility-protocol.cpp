@@ -10,22 +10,12 @@ using detail::ojson;
 using detail::read_messages;
 using detail::Reader;
 
-namespace {
-
-std::optional<ojson> parse_object(std::string_view body, std::optional<ApiError>* err) {
-  ojson j = ojson::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) *err = invalid_json("it does not parse");
-  else if (!j.is_object()) *err = invalid_json("the top level must be an object");
-  else return j;
-  return std::nullopt;
-}
-
-}  // namespace
+using detail::parse_object;
 
 Parsed<TokenizeRequest> parse_tokenize_request(std::string_view body) {
-  std::optional<ApiError> err;
+  ApiError err;
   auto j = parse_object(body, &err);
-  if (!j) return *err;
+  if (!j) return err;
   Reader r(*j);
   TokenizeRequest req;
   if (auto m = r.string("model")) req.model = *m;
@@ -48,9 +38,9 @@ Parsed<TokenizeRequest> parse_tokenize_request(std::string_view body) {
 }
 
 Parsed<DetokenizeRequest> parse_detokenize_request(std::string_view body) {
-  std::optional<ApiError> err;
+  ApiError err;
   auto j = parse_object(body, &err);
-  if (!j) return *err;
+  if (!j) return err;
   Reader r(*j);
   DetokenizeRequest req;
   if (auto m = r.string("model")) req.model = *m;
@@ -75,9 +65,9 @@ Parsed<DetokenizeRequest> parse_detokenize_request(std::string_view body) {
 }
 
 Parsed<ApplyTemplateRequest> parse_apply_template_request(std::string_view body) {
-  std::optional<ApiError> err;
+  ApiError err;
   auto j = parse_object(body, &err);
-  if (!j) return *err;
+  if (!j) return err;
   Reader r(*j);
   ApplyTemplateRequest req;
   if (auto m = r.string("model")) req.model = *m;
