@@ -8,6 +8,7 @@
 
 #include "model/adapter-io.h"
 #include "model/safetensors.h"
+#include "support/tiny-adapter-config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The safetensors parser on the whole input, alone.
@@ -18,15 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (n > size - 2) n = size - 2;
   const std::string_view config(reinterpret_cast<const char*>(data + 2), n);
   // The base the seeds were written for (cyllm_adapter_tool's tiny config).
-  cyllm::ModelConfig c;
-  c.arch = "llama";
-  c.n_layer = 2;
-  c.n_embd = 32;
-  c.n_ff = 48;
-  c.n_head = 2;
-  c.n_head_kv = 1;
-  c.head_dim = 16;
-  c.rope_dim = 16;
+  const cyllm::ModelConfig c = cyllm::test::tiny_adapter_base();
   auto a = cyllm::parse_peft_adapter(config, data + 2 + n, size - 2 - n, c, "fuzz");
   if (a.ok()) (void)cyllm::validate_adapter(a->adapter, c);
   return 0;

@@ -24,22 +24,11 @@
 #include "model/adapter-io.h"
 #include "model/gguf-reader.h"
 #include "model/safetensors.h"
+#include "support/tiny-adapter-config.h"
 
 namespace {
 
-cyllm::ModelConfig tiny_config() {
-  cyllm::ModelConfig c;
-  c.arch = "llama";
-  c.name = "tiny";
-  c.n_layer = 2;
-  c.n_embd = 32;
-  c.n_ff = 48;
-  c.n_head = 2;
-  c.n_head_kv = 1;
-  c.head_dim = 16;
-  c.rope_dim = 16;
-  return c;
-}
+cyllm::ModelConfig tiny_config() { return cyllm::test::tiny_adapter_base(); }
 
 int fail(const cyllm::Error& e) {
   std::fprintf(stderr, "%s\n", e.to_string().c_str());

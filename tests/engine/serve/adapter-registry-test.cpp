@@ -3,6 +3,7 @@
 // refusals, model-name lookup, thread safety, and a RapidCheck property against a simple model
 // of the residency rules.
 #include "serve/adapter-registry.h"
+#include "support/tiny-adapter-config.h"
 
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
@@ -18,18 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-ModelConfig tiny_config() {
-  ModelConfig c;
-  c.arch = "llama";
-  c.n_layer = 2;
-  c.n_embd = 32;
-  c.n_ff = 48;
-  c.n_head = 2;
-  c.n_head_kv = 1;
-  c.head_dim = 16;
-  c.rope_dim = 16;
-  return c;
-}
+ModelConfig tiny_config() { return test::tiny_adapter_base(); }
 
 // Loads made-up adapters by path; counts loads; `version[path]` changes the content.
 struct FakeFiles {
