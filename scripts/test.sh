@@ -5,7 +5,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${CYLLM_BUILD_DIR:-$here/build}
-"$here/scripts/setup-deps.sh"
+"$here/scripts/setup-deps.sh" --tests
 "$here/scripts/fetch-model.sh"
 "$here/scripts/build.sh"
 

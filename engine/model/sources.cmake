@@ -18,4 +18,5 @@ target_sources(cyllm_engine PRIVATE
   model/adapter-io.cpp
   model/adapter-peft.cpp
   model/adapter-gguf.cpp
+  model/merge-lora.cpp
 )

@@ -32,6 +32,7 @@ target_sources(cyllm_engine PRIVATE
   train/train-config.cpp
   train/train-data.cpp
   train/trainer.cpp
+  train/checkpoint-adapter.cpp
 )
 # The training GEMM's micro-kernel wants fused multiply-adds (one clone per process, so results
 # stay deterministic on a machine).

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "train/checkpoint-adapter.h"
 #include "train/dataset-split.h"
 
 namespace cyllm::train {
@@ -54,6 +55,9 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const TrainConfig& cfg, ThreadP
                       "Run `cyllm validate` on it; rows need at least one trained (assistant) token.");
   auto t = std::make_unique<Trainer>(cfg, *model.value(), std::move(train), std::move(eval), pool);
   t->owned_model_ = std::move(model.value());
+  const int32_t eos_id = render->tokenizer->eos();
+  t->provenance_ = make_adapter_provenance(render->chat_template->text(),
+                                           eos_id >= 0 ? std::optional<int32_t>(eos_id) : std::nullopt, render->eos_token);
   if (data->invalid) t->notes_.push_back(std::to_string(data->invalid) + " invalid rows skipped");
   if (data->truncated) t->notes_.push_back(std::to_string(data->truncated) + " rows truncated to max_seq_len");
   if (data->untrained) t->notes_.push_back(std::to_string(data->untrained) + " rows without trained tokens skipped");
@@ -75,6 +79,29 @@ Trainer::Trainer(const TrainConfig& cfg, const LlamaModel& model, std::vector<Tr
 }
 
 Trainer::~Trainer() = default;
+
+Status Trainer::set_initial_adapter(const LoraAdapter& a) {
+  LoraSet<float> p = from_adapter(a);
+  bool same = p.layers.size() == params_.layers.size() && p.rank == params_.rank;
+  for (size_t l = 0; same && l < p.layers.size(); ++l)
+    for (int t = 0; t < kLoraTargets; ++t) {
+      const auto &x = p.layers[l][static_cast<size_t>(t)], &y = params_.layers[l][static_cast<size_t>(t)];
+      same = same && x.rank == y.rank && x.in == y.in && x.out == y.out;
+    }
+  if (!same)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "adapter '" + a.name + "' has other ranks or targets than the LoRA settings (rank " +
+                          std::to_string(params_.rank) + ")",
+                      "Set lora.rank and lora.targets to the adapter's.");
+  if (std::abs(p.scale - params_.scale) > 1e-6 * std::abs(params_.scale))
+    return make_error(ErrorCode::kInvalidArgument,
+                      "adapter '" + a.name + "' has scale " + std::to_string(p.scale) + ", the LoRA settings give " +
+                          std::to_string(params_.scale),
+                      "Set lora.alpha (and lora.rslora) to the adapter's.");
+  p.scale = params_.scale;
+  params_ = std::move(p);
+  return {};
+}
 
 std::string Trainer::checkpoint_root() const { return (std::filesystem::path(cfg_.output_dir) / "checkpoints").string(); }
 
@@ -201,7 +228,12 @@ Result<TrainSummary> Trainer::run(const std::function<void(const TrainEvent&)>& 
                      {"targets", cfg_.lora.targets},
                      {"scale", params_.scale}}},
                    {"seed", cfg_.seed},
-                   {"total_steps", total_steps_}};
+                   {"total_steps", total_steps_},
+                   {"base", base_config_json(model_->config())}};
+    // What exported adapters record (adapter-io.h): the chat template and EOS token trained with.
+    if (!provenance_.chat_template_sha256.empty()) st.metadata["chat_template_sha256"] = provenance_.chat_template_sha256;
+    if (provenance_.eos_token_id) st.metadata["eos_token_id"] = *provenance_.eos_token_id;
+    if (provenance_.eos_token) st.metadata["eos_token"] = *provenance_.eos_token;
     std::string rng(16, '\0');
     const uint64_t seed = cfg_.seed, scheme = 1;  // dropout masks and shuffles are counter-based
     std::memcpy(rng.data(), &seed, 8);

@@ -22,6 +22,7 @@
 
 #include "core/status.h"
 #include "core/thread-pool.h"
+#include "model/adapter-io.h"
 #include "model/llama-model.h"
 #include "train/adamw.h"
 #include "train/checkpoint.h"
@@ -67,6 +68,14 @@ class Trainer {
   Result<TrainSummary> run(const std::function<void(const TrainEvent&)>& on_event,
                            const std::atomic<bool>* cancel = nullptr);
 
+  // The chat template and EOS token the adapter is trained with (create() reads them from the
+  // GGUF); written into every checkpoint's metadata and from there into exported adapters.
+  void set_provenance(AdapterProvenance p) { provenance_ = std::move(p); }
+  const AdapterProvenance& provenance() const { return provenance_; }
+  // Starts from an existing adapter instead of a fresh init (same rank, targets and scale as the
+  // config's LoRA settings, else invalid_argument). Call before run(); a resume still wins.
+  Status set_initial_adapter(const LoraAdapter& a);
+
   const LoraSet<float>& params() const { return params_; }
   LoraAdapter adapter(const std::string& name = "trained") const { return to_adapter(params_, name); }
   int64_t total_steps() const { return total_steps_; }
@@ -93,6 +102,7 @@ class Trainer {
   double last_loss_ = 0;
   std::optional<double> last_eval_;
   std::vector<std::string> notes_;  // load-time notes (truncated rows, ...)
+  AdapterProvenance provenance_;
 };
 
 }  // namespace cyllm::train

@@ -11,7 +11,9 @@
 
 #include "support/test-paths.h"
 #include "tiny-train-model.h"
+#include "model/adapter-io.h"
 #include "train/adamw.h"
+#include "train/checkpoint-adapter.h"
 #include "train/lr-schedule.h"
 #include "train/train-config.h"
 #include "train/trainer.h"
@@ -223,6 +225,78 @@ TEST(Trainer, ResumeRepeatsTheUninterruptedRunBitwise) {
     EXPECT_TRUE(resumed_from_4);
   }
   for (const auto& c : {a_cfg, b_cfg, c_cfg}) fs::remove_all(c.output_dir);
+}
+
+// A checkpoint carries what export needs: the base model's shape and the provenance (chat
+// template hash, EOS) the adapter was trained with; load_checkpoint_adapter turns it into an
+// adapter + meta that save as PEFT and GGUF LoRA and load back bit for bit.
+TEST(Trainer, CheckpointsRecordBaseAndProvenanceForExport) {
+  auto tm = test::make_tiny_train_model({.matrix_type = GgmlType::Q8_0});
+  ThreadPool pool(2);
+  TrainConfig cfg = tiny_config(temp_dir("export"));
+  cfg.optim.max_steps = 3;
+  cfg.lora.rslora = true;
+  cfg.lora.targets = 0x43;  // q, k (permuted rows in GGUF) and down
+  Trainer t(cfg, *tm.model, pattern_rows(6, tm.model->config().n_vocab, 10), {}, pool);
+  const AdapterProvenance prov = make_adapter_provenance("{{ messages }}", 2, "<|im_end|>");
+  t.set_provenance(prov);
+  auto r = t.run(nullptr);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+
+  for (const std::string& path : {cfg.output_dir, t.checkpoint_root(), r->last_checkpoint}) {
+    auto ck = load_checkpoint_adapter(path);
+    ASSERT_TRUE(ck.ok()) << path << ": " << ck.error().to_string();
+    EXPECT_EQ(ck->dir, r->last_checkpoint) << path;
+    EXPECT_EQ(ck->state.step, 3);
+    EXPECT_EQ(ck->meta.provenance, prov);
+    ASSERT_TRUE(ck->base.has_value());
+    EXPECT_EQ(ck->base->n_head_kv, tm.model->config().n_head_kv);
+    EXPECT_EQ(ck->meta.target_modules, (std::vector<std::string>{"q_proj", "k_proj", "down_proj"}));
+    EXPECT_FLOAT_EQ(ck->meta.alpha, 8.0f);
+    EXPECT_TRUE(ck->meta.use_rslora);
+    EXPECT_EQ(serialize(from_adapter(ck->adapter)), serialize(t.params()));
+  }
+  EXPECT_TRUE(is_checkpoint_path(cfg.output_dir));
+  EXPECT_FALSE(is_checkpoint_path(fs::temp_directory_path().string() + "/no-such-dir"));
+
+  auto ck = load_checkpoint_adapter(cfg.output_dir);
+  ASSERT_TRUE(ck.ok());
+  const ModelConfig& base = tm.model->config();
+  const std::string peft = cfg.output_dir + "/peft", gguf = cfg.output_dir + "/a.gguf";
+  ASSERT_TRUE(save_peft_adapter(peft, ck->adapter, ck->meta, *ck->base).ok());
+  ASSERT_TRUE(save_gguf_adapter(gguf, ck->adapter, ck->meta, *ck->base).ok());
+  for (const std::string& path : {peft, gguf}) {
+    auto la = load_adapter(path, base);
+    ASSERT_TRUE(la.ok()) << la.error().to_string();
+    EXPECT_EQ(la->meta.provenance, prov) << path;
+    // f32 files and an exact permutation round trip: the loaded adapter is bitwise the trained one.
+    LoraSet<float> loaded = from_adapter(la->adapter);
+    loaded.scale = t.params().scale;  // LoraAdapter keeps the scale as float
+    EXPECT_EQ(serialize(loaded), serialize(t.params())) << path;
+    EXPECT_FLOAT_EQ(la->adapter.scale, static_cast<float>(t.params().scale));
+  }
+  fs::remove_all(cfg.output_dir);
+}
+
+// Starting from an existing adapter: it must fit the LoRA settings, and the run starts from it.
+TEST(Trainer, StartsFromAGivenAdapter) {
+  auto tm = test::make_tiny_train_model({});
+  ThreadPool pool(1);
+  TrainConfig cfg = tiny_config(temp_dir("init"));
+  cfg.optim.lr = 0;  // the adapter stays what it was given
+  cfg.optim.weight_decay = 0;
+  cfg.optim.max_steps = 1;
+  cfg.checkpoint_every = 0;
+  Trainer t(cfg, *tm.model, pattern_rows(4, tm.model->config().n_vocab, 8), {}, pool);
+  LoraAdapter wrong = LoraAdapter::random(tm.model->config(), 2, 8.0f, 9);
+  EXPECT_FALSE(t.set_initial_adapter(wrong).ok());  // rank 2, the settings say 4
+  LoraAdapter ad = LoraAdapter::random(tm.model->config(), 4, 4.0f, 9);
+  EXPECT_FALSE(t.set_initial_adapter(ad).ok());  // scale 1, the settings say 2
+  ad = LoraAdapter::random(tm.model->config(), 4, 8.0f, 9);
+  ASSERT_TRUE(t.set_initial_adapter(ad).ok());
+  ASSERT_TRUE(t.run(nullptr).ok());
+  EXPECT_EQ(t.params().layers[1][6].b, ad.layers[1][6].b);
+  fs::remove_all(cfg.output_dir);
 }
 
 TEST(Trainer, EarlyStoppingEndsTheRunAtPatience) {
