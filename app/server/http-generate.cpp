@@ -145,6 +145,7 @@ void HttpServer::handle_generate(const QHttpServerRequest& req, QHttpServerRespo
   p->text_bytes.assign(gp->n, 0);
   if (rt_->log->enabled(LogLevel::kDebug)) p->logged_text.assign(gp->n, std::string());
   p->logprobs = sr.logprobs;
+  if (p->stream) p->fast.emplace(p->id, created_, p->model, chat, gp->n);
   p->out = new SseStream(std::move(resp), http_, this);
   p->out->set_headers(ex.headers);
   p->ex = std::move(ex);
@@ -208,8 +209,11 @@ void HttpServer::on_event(uint64_t key, const ServeEvent& ev) {
   if (p.stream) {
     if (p.chat) {
       if (first) p.out->send(sse(chat_chunk(p.id, created_, p.model, c, "assistant", std::string(), std::nullopt)));
-      if (!piece.empty() || lp) p.out->send(sse(chat_chunk(p.id, created_, p.model, c, std::nullopt, piece, std::nullopt, lp)));
+      if (lp) p.out->send(sse(chat_chunk(p.id, created_, p.model, c, std::nullopt, piece, std::nullopt, lp)));
+      else if (!piece.empty()) p.out->send(QByteArray::fromStdString(p.fast->event(c, piece)));
       if (finish) p.out->send(sse(chat_chunk(p.id, created_, p.model, c, std::nullopt, std::nullopt, finish)));
+    } else if (!finish && !lp && !piece.empty()) {
+      p.out->send(QByteArray::fromStdString(p.fast->event(c, piece)));
     } else if (!piece.empty() || finish || lp) {
       p.out->send(sse(completion_chunk(p.id, created_, p.model, c, piece, finish, lp, p.text_bytes[c])));
     }

@@ -37,7 +37,8 @@ struct HttpServer::Pending {
   std::vector<ChoiceResult> choices;
   std::vector<bool> started;
   std::vector<size_t> text_bytes;
-  std::vector<std::string> logged_text;  // debug log only: each choice's text (streams included)  // text sent so far per choice (completions' logprobs.text_offset)
+  std::vector<std::string> logged_text;
+  std::optional<ContentChunks> fast;  // streams: the per-token chunk fast path  // debug log only: each choice's text (streams included)  // text sent so far per choice (completions' logprobs.text_offset)
   int n_done = 0;
   Usage usage;
   LatencyRecord latency;  // of choice 0 (all choices share the request's clock)

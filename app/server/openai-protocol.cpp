@@ -286,6 +286,25 @@ ojson models_response(const std::vector<std::string>& ids, int64_t created) {
   return {{"object", "list"}, {"data", data}};
 }
 
+ContentChunks::ContentChunks(const std::string& id, int64_t created, const std::string& model, bool chat,
+                             int n_choices) {
+  // Rendered by the slow path with a marker for the piece, then split there: the two paths cannot
+  // disagree about anything but the piece, and the piece goes through the same JSON escaping.
+  static const std::string kMarker = "@@cyllm-piece@@";
+  const std::string quoted = "\"" + kMarker + "\"";
+  for (int i = 0; i < n_choices; ++i) {
+    const std::string full = chat ? sse_event(chat_chunk(id, created, model, i, std::nullopt, kMarker, std::nullopt))
+                                  : sse_event(completion_chunk(id, created, model, i, kMarker, std::nullopt));
+    const size_t at = full.find(quoted);
+    parts_.emplace_back(full.substr(0, at), full.substr(at + quoted.size()));
+  }
+}
+
+std::string ContentChunks::event(int index, const std::string& piece) const {
+  const auto& [before, after] = parts_[static_cast<size_t>(index)];
+  return before + ojson(piece).dump(-1, ' ', false, ojson::error_handler_t::replace) + after;
+}
+
 std::string sse_event(const ojson& j) { return "data: " + j.dump(-1, ' ', false, ojson::error_handler_t::replace) + "\n\n"; }
 std::string sse_done() { return "data: [DONE]\n\n"; }
 

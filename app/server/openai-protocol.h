@@ -99,6 +99,19 @@ nlohmann::ordered_json usage_chunk(const std::string& id, int64_t created, const
 nlohmann::ordered_json models_response(const std::vector<std::string>& ids, int64_t created);
 nlohmann::ordered_json model_object(const std::string& id, int64_t created);
 
+// The per-token fast path of a stream: the SSE event of a content-only chunk (no role, logprobs or
+// finish_reason) for one request, byte for byte what sse_event(chat_chunk(...)) or
+// sse_event(completion_chunk(...)) gives, built from a prefix and suffix rendered once per choice
+// with the piece's JSON escaping spliced in (no object tree per token).
+class ContentChunks {
+ public:
+  ContentChunks(const std::string& id, int64_t created, const std::string& model, bool chat, int n_choices);
+  std::string event(int index, const std::string& piece) const;
+
+ private:
+  std::vector<std::pair<std::string, std::string>> parts_;  // per choice: before and after the piece
+};
+
 // SSE framing: "data: <compact json>\n\n" and the terminator "data: [DONE]\n\n".
 std::string sse_event(const nlohmann::ordered_json& j);
 std::string sse_done();

@@ -66,5 +66,20 @@ RC_GTEST_PROP(P02StreamingFormat, ChunksFrameAndJoin, ()) {
   RC_ASSERT(joined == text);
 }
 
+// The per-token fast path writes exactly the bytes of the general path, for any piece (quotes,
+// backslashes, control characters, multi-byte UTF-8, invalid bytes) and either endpoint.
+RC_GTEST_PROP(P02StreamingFormat, FastContentChunksEqualTheGeneralPath, ()) {
+  const auto piece = *rc::gen::oneOf(rc::gen::container<std::string>(rc::gen::arbitrary<char>()),
+                                     rc::gen::element<std::string>("\"", "\\", "\n\t", "\xc3\xa9", "\xe4\xb8\xad", "\xff"));
+  const bool chat = *rc::gen::arbitrary<bool>();
+  const int n = *rc::gen::inRange(1, 4);
+  const int index = *rc::gen::inRange(0, n);
+  const std::string id = new_id(chat ? "chatcmpl" : "cmpl");
+  const ContentChunks fast(id, 1795676058, "m\"odel", chat, n);
+  const std::string slow = chat ? sse_event(chat_chunk(id, 1795676058, "m\"odel", index, std::nullopt, piece, std::nullopt))
+                                : sse_event(completion_chunk(id, 1795676058, "m\"odel", index, piece, std::nullopt));
+  RC_ASSERT(fast.event(index, piece) == slow);
+}
+
 }  // namespace
 }  // namespace cyllm::server
