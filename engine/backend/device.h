@@ -22,6 +22,11 @@ struct DeviceReport {
   bool cuda_built = false;
   std::vector<GpuInfo> gpus;
   std::string cuda_note;  // why no GPU is usable, when none is
+  // What the CUDA backend of this build offers (empty without CUDA): the kernels compiled in
+  // (kernels/cuda-ops.h) and the weight types they decode. The CUDA forward pass
+  // (backend/cuda-forward.h) exists but is not chosen yet: it has not been verified on a GPU.
+  std::vector<std::string> cuda_ops;
+  std::vector<std::string> cuda_weight_types;
 };
 
 DeviceReport probe_devices();

@@ -38,3 +38,8 @@ target_sources(cyllm_engine PRIVATE
 # Attention: fused multiply-add in the AVX2/AVX-512 clones (one clone is used for every call, so
 # results stay independent of batch composition).
 set_source_files_properties(backend/cpu-attention.cpp PROPERTIES COMPILE_OPTIONS "-ffp-contract=fast")
+
+# The CUDA forward pass (plain C++ over kernels/cuda-ops.h), only when the kernels are built.
+if(CYLLM_HAVE_CUDA)
+  target_sources(cyllm_engine PRIVATE backend/cuda-forward.cpp)
+endif()
