@@ -172,6 +172,14 @@ void HttpServer::handle_generate(const QHttpServerRequest& req, QHttpServerRespo
   raw->sched_id = be_.scheduler->submit(std::move(sr), [gate, key](const ServeEvent& ev) { gate->post(key, ev); });
 }
 
+void HttpServer::dispatch_event(uint64_t key, const ServeEvent& ev, std::chrono::steady_clock::time_point posted) {
+  const auto start = std::chrono::steady_clock::now();
+  on_event(key, ev);
+  const auto end = std::chrono::steady_clock::now();
+  rt_->telemetry->stream_event(std::chrono::duration<double>(start - posted).count(),
+                               std::chrono::duration<double>(end - start).count());
+}
+
 void HttpServer::on_event(uint64_t key, const ServeEvent& ev) {
   auto it = pending_.find(key);
   if (it == pending_.end()) return;

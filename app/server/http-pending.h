@@ -2,6 +2,7 @@
 // generation request whose answer is still being written.
 #pragma once
 
+#include <chrono>
 #include <mutex>
 #include <vector>
 
@@ -21,7 +22,9 @@ struct HttpServer::Gate {
     std::lock_guard lock(mu);
     if (!target) return;
     HttpServer* t = target;
-    QMetaObject::invokeMethod(t, [t, key, ev] { t->on_event(key, ev); }, Qt::QueuedConnection);
+    const auto posted = std::chrono::steady_clock::now();
+    QMetaObject::invokeMethod(
+        t, [t, key, ev, posted] { t->dispatch_event(key, ev, posted); }, Qt::QueuedConnection);
   }
 };
 

@@ -101,6 +101,8 @@ class HttpServer : public QObject {
   nlohmann::ordered_json model_list() const;
   std::optional<nlohmann::ordered_json> find_model(const std::string& id) const;
   void on_event(uint64_t key, const ServeEvent& ev);
+  // on_event, timed: how long the event waited for the HTTP thread, and how long writing it took.
+  void dispatch_event(uint64_t key, const ServeEvent& ev, std::chrono::steady_clock::time_point posted);
   void refresh_telemetry();
 
   ServerBackend be_;

@@ -24,6 +24,9 @@ Telemetry::Telemetry(Logger& log, AuditLog* audit, AlertThresholds t)
                {"gpu_utilisation_high", t.gpu_utilisation, std::min(0.05, t.gpu_utilisation * 0.1)}}) {
   reg_.counter(kHttpRequests, "HTTP requests answered, by endpoint, method, tenant and status.",
                {"endpoint", "method", "tenant", "status"});
+  const std::vector<double> us_buckets = {1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2, 0.1};
+  reg_.histogram(kEventDispatch, "Time an engine event waited for the HTTP thread.", {}, us_buckets);
+  reg_.histogram(kEventWrite, "Time the HTTP thread spent writing one engine event to its client.", {}, us_buckets);
   reg_.gauge("cyllm_queue_depth", "Requests waiting to be scheduled.", {});
   reg_.gauge("cyllm_running_requests", "Requests being generated.", {});
   reg_.gauge("cyllm_kv_blocks_capacity", "KV cache blocks in the budget.", {});
@@ -82,6 +85,11 @@ void Telemetry::request_finished(const RequestOutcome& o) {
     f["error"] = o.error_message;
   }
   log_.log(level, "request", f);
+}
+
+void Telemetry::stream_event(double dispatch_s, double write_s) {
+  reg_.observe(kEventDispatch, {}, dispatch_s);
+  reg_.observe(kEventWrite, {}, write_s);
 }
 
 void Telemetry::refresh(const SchedulerStats& st, std::optional<double> gpu_utilisation) {
