@@ -13,6 +13,7 @@ int cmd_template(int argc, char** argv);
 int cmd_validate(int argc, char** argv);
 int cmd_render(int argc, char** argv);
 int cmd_train(int argc, char** argv);
+int cmd_jobs(int argc, char** argv);   // cli-jobs.cpp: the training job queue and its worker
 int cmd_export(int argc, char** argv);  // cli-export.cpp: a checkpoint's adapter as PEFT or GGUF LoRA
 int cmd_merge(int argc, char** argv);   // cli-merge.cpp: a LoRA adapter folded into the base weights
 int cmd_keys(int argc, char** argv);   // cli-keys.cpp: the server's API keys

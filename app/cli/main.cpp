@@ -23,6 +23,7 @@ constexpr Command kCommands[] = {
     {"validate", cyllm::cli::cmd_validate, "check a training dataset: every problem with its row, field and reason"},
     {"render", cyllm::cli::cmd_render, "show one dataset row as trained: template text with trained spans marked"},
     {"train", cyllm::cli::cmd_train, "fine-tune a LoRA adapter from a JSON config (CPU), with checkpoints and resume"},
+    {"jobs", cyllm::cli::cmd_jobs, "queue training jobs by priority; run them; pause, resume, cancel, show"},
     {"export", cyllm::cli::cmd_export, "write a training checkpoint's adapter as PEFT (safetensors) or GGUF LoRA"},
     {"merge", cyllm::cli::cmd_merge, "merge a LoRA adapter into a model's weights and write a new GGUF"},
     {"keys", cyllm::cli::cmd_keys, "create, list, rotate and revoke the server's API keys"},

@@ -33,6 +33,7 @@ target_sources(cyllm_engine PRIVATE
   train/train-data.cpp
   train/trainer.cpp
   train/checkpoint-adapter.cpp
+  train/job-runner.cpp
 )
 # The training GEMM's micro-kernel wants fused multiply-adds (one clone per process, so results
 # stay deterministic on a machine).
