@@ -1,0 +1,312 @@
+#include "ui/training-panel.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QEvent>
+#include <QFormLayout>
+#include <QGridLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QListWidget>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QSpinBox>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+#include "train/job-queue.h"
+#include "train/train-config.h"
+#include "ui/live-chart.h"
+
+namespace cyllm::ui {
+
+namespace {
+const char* kTargets[] = {"q", "k", "v", "o", "gate", "up", "down"};
+}
+
+TrainingPanel::TrainingPanel(const QString& queue_path, QWidget* parent) : QWidget(parent) {
+  auto q = JobQueue::open(queue_path.toStdString());
+  if (q) queue_ = std::move(q.value());
+  else queue_error_ = QString::fromStdString(q.error().to_string());
+
+  auto* h = new QHBoxLayout(this);
+  auto* scroll = new QScrollArea(this);
+  scroll->setWidgetResizable(true);
+  form_box_ = new QGroupBox();
+  scroll->setWidget(form_box_);
+  scroll->setMinimumWidth(340);
+  h->addWidget(scroll, 2);
+  form_ = new QFormLayout(form_box_);
+  model_ = new QLineEdit(form_box_);
+  model_->setObjectName(QStringLiteral("model"));
+  dataset_ = new QLineEdit(form_box_);
+  dataset_->setObjectName(QStringLiteral("dataset"));
+  output_ = new QLineEdit(form_box_);
+  output_->setObjectName(QStringLiteral("output_dir"));
+  rank_ = new QSpinBox(form_box_);
+  rank_->setRange(0, 1024);
+  rank_->setValue(16);
+  rank_->setObjectName(QStringLiteral("rank"));
+  alpha_ = new QDoubleSpinBox(form_box_);
+  alpha_->setRange(0, 4096);
+  alpha_->setValue(32);
+  dropout_ = new QDoubleSpinBox(form_box_);
+  dropout_->setRange(0, 0.9);
+  dropout_->setSingleStep(0.05);
+  targets_box_ = new QWidget(form_box_);
+  auto* th = new QGridLayout(targets_box_);
+  th->setContentsMargins(0, 0, 0, 0);
+  for (int i = 0; i < 7; ++i) {
+    auto* c = new QCheckBox(QString::fromLatin1(kTargets[i]), targets_box_);
+    c->setChecked(true);
+    targets_.append(c);
+    th->addWidget(c, i / 4, i % 4);
+  }
+  lr_ = new QDoubleSpinBox(form_box_);
+  lr_->setDecimals(6);
+  lr_->setRange(0, 1);
+  lr_->setSingleStep(1e-5);
+  lr_->setValue(2e-4);
+  schedule_ = new QComboBox(form_box_);
+  schedule_->addItems({QStringLiteral("cosine"), QStringLiteral("linear"), QStringLiteral("constant")});
+  epochs_ = new QSpinBox(form_box_);
+  epochs_->setRange(1, 1000);
+  max_steps_ = new QSpinBox(form_box_);
+  max_steps_->setRange(0, 10000000);
+  batch_ = new QSpinBox(form_box_);
+  batch_->setRange(1, 4096);
+  batch_->setValue(8);
+  grad_accum_ = new QSpinBox(form_box_);
+  grad_accum_->setRange(1, 1024);
+  eval_split_ = new QDoubleSpinBox(form_box_);
+  eval_split_->setRange(0, 0.5);
+  eval_split_->setSingleStep(0.05);
+  patience_ = new QSpinBox(form_box_);
+  patience_->setRange(0, 1000);
+  min_delta_ = new QDoubleSpinBox(form_box_);
+  min_delta_->setDecimals(4);
+  min_delta_->setRange(0, 10);
+  checkpoint_every_ = new QSpinBox(form_box_);
+  checkpoint_every_->setRange(0, 1000000);
+  priority_ = new QSpinBox(form_box_);
+  priority_->setRange(-100, 100);
+  QWidget* fields[] = {model_, dataset_, output_, rank_, alpha_, dropout_, targets_box_, lr_, schedule_, epochs_,
+                       max_steps_, batch_, grad_accum_, eval_split_, patience_, min_delta_, checkpoint_every_, priority_};
+  for (QWidget* f : fields) form_->addRow(new QLabel(form_box_), f);
+  problem_list_ = new QListWidget(form_box_);
+  problem_list_->setObjectName(QStringLiteral("problems"));
+  problem_list_->setMaximumHeight(110);
+  form_->addRow(problem_list_);
+  submit_ = new QPushButton(form_box_);
+  submit_->setObjectName(QStringLiteral("submit"));
+  form_->addRow(submit_);
+
+  auto* right = new QWidget(this);
+  auto* rv = new QVBoxLayout(right);
+  rv->setContentsMargins(0, 0, 0, 0);
+  queue_box_ = new QGroupBox(right);
+  auto* qv = new QVBoxLayout(queue_box_);
+  jobs_ = new QTableWidget(0, 4, queue_box_);
+  jobs_->setObjectName(QStringLiteral("jobs"));
+  jobs_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  jobs_->setSelectionMode(QAbstractItemView::SingleSelection);
+  jobs_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  jobs_->verticalHeader()->setVisible(false);
+  jobs_->horizontalHeader()->setStretchLastSection(true);
+  jobs_->setMaximumHeight(160);
+  qv->addWidget(jobs_);
+  auto* qb = new QHBoxLayout();
+  pause_ = new QPushButton(queue_box_);
+  resume_ = new QPushButton(queue_box_);
+  cancel_ = new QPushButton(queue_box_);
+  qb->addWidget(pause_);
+  qb->addWidget(resume_);
+  qb->addWidget(cancel_);
+  qb->addStretch();
+  qv->addLayout(qb);
+  rv->addWidget(queue_box_);
+  progress_ = new QLabel(right);
+  progress_->setObjectName(QStringLiteral("progress"));
+  progress_->setWordWrap(true);
+  rv->addWidget(progress_);
+  loss_chart_ = new LiveChart(2, right);
+  lr_chart_ = new LiveChart(2, right);
+  speed_chart_ = new LiveChart(1, right);
+  rv->addWidget(loss_chart_, 2);
+  auto* small = new QHBoxLayout();
+  small->addWidget(lr_chart_);
+  small->addWidget(speed_chart_);
+  rv->addLayout(small, 1);
+  h->addWidget(right, 3);
+
+  for (QLineEdit* e : {model_, dataset_, output_}) connect(e, &QLineEdit::textChanged, this, &TrainingPanel::validate);
+  for (QSpinBox* s : {rank_, epochs_, max_steps_, batch_, grad_accum_, patience_, checkpoint_every_})
+    connect(s, &QSpinBox::valueChanged, this, &TrainingPanel::validate);
+  for (QDoubleSpinBox* s : {alpha_, dropout_, lr_, eval_split_, min_delta_})
+    connect(s, &QDoubleSpinBox::valueChanged, this, &TrainingPanel::validate);
+  for (QCheckBox* c : targets_) connect(c, &QCheckBox::toggled, this, &TrainingPanel::validate);
+  connect(schedule_, &QComboBox::currentIndexChanged, this, &TrainingPanel::validate);
+  connect(submit_, &QPushButton::clicked, this, &TrainingPanel::submitJob);
+  connect(pause_, &QPushButton::clicked, this, [this] {
+    if (const qint64 id = selectedJob(); id && queue_) {
+      if (auto st = queue_->pause(id); !st) QMessageBox::warning(this, tr("Job queue"), QString::fromStdString(st.error().to_string()));
+      refreshQueue();
+    }
+  });
+  connect(resume_, &QPushButton::clicked, this, [this] {
+    if (const qint64 id = selectedJob(); id && queue_) {
+      if (auto st = queue_->resume(id); !st) QMessageBox::warning(this, tr("Job queue"), QString::fromStdString(st.error().to_string()));
+      refreshQueue();
+    }
+  });
+  connect(cancel_, &QPushButton::clicked, this, [this] {
+    if (const qint64 id = selectedJob(); id && queue_) {
+      if (auto st = queue_->cancel(id); !st) QMessageBox::warning(this, tr("Job queue"), QString::fromStdString(st.error().to_string()));
+      refreshQueue();
+    }
+  });
+  retranslateUi();
+  refreshQueue();
+}
+
+TrainingPanel::~TrainingPanel() = default;
+
+void TrainingPanel::retranslateUi() {
+  form_box_->setTitle(tr("New training job"));
+  const QString labels[] = {tr("Model (GGUF)"), tr("Dataset"), tr("Output folder"), tr("LoRA rank"), tr("LoRA alpha"),
+                            tr("LoRA dropout"), tr("Targets"), tr("Learning rate"), tr("Schedule"), tr("Epochs"),
+                            tr("Max steps"), tr("Batch size"), tr("Gradient accumulation"), tr("Eval split"),
+                            tr("Early-stopping patience"), tr("Min. improvement"), tr("Checkpoint every (steps)"),
+                            tr("Priority")};
+  for (int i = 0; i < 18; ++i)
+    if (auto* l = qobject_cast<QLabel*>(form_->itemAt(i, QFormLayout::LabelRole)->widget())) l->setText(labels[i]);
+  max_steps_->setSpecialValueText(tr("from epochs"));
+  patience_->setSpecialValueText(tr("off"));
+  checkpoint_every_->setSpecialValueText(tr("at the end"));
+  model_->setPlaceholderText(tr("path to a .gguf model"));
+  dataset_->setPlaceholderText(tr("path to a .jsonl, .json, .csv or .parquet dataset"));
+  output_->setPlaceholderText(tr("folder for checkpoints and the adapter"));
+  submit_->setText(tr("Add to queue"));
+  queue_box_->setTitle(tr("Job queue (higher priority first)"));
+  jobs_->setHorizontalHeaderLabels({tr("ID"), tr("Priority"), tr("State"), tr("Message")});
+  pause_->setText(tr("Pause"));
+  resume_->setText(tr("Resume"));
+  cancel_->setText(tr("Cancel"));
+  loss_chart_->setTitles(tr("Loss"), tr("step"), tr("loss"), {tr("training loss"), tr("eval loss")});
+  lr_chart_->setTitles(tr("Learning rate and grad norm"), tr("step"), QString(), {tr("learning rate ×1000"), tr("grad norm")});
+  speed_chart_->setTitles(tr("Speed"), tr("step"), tr("tokens/s"), {tr("tokens/s")});
+  if (progress_->text().isEmpty() || !progress_->property("live").toBool())
+    progress_->setText(tr("No job running. Running jobs from the queue is not wired yet (see the TODO in training-panel.h)."));
+  validate();
+  refreshQueue();
+}
+
+void TrainingPanel::changeEvent(QEvent* e) {
+  if (e->type() == QEvent::LanguageChange) retranslateUi();
+  QWidget::changeEvent(e);
+}
+
+void TrainingPanel::setField(const QString& name, const QString& value) {
+  if (name == QLatin1String("model")) model_->setText(value);
+  else if (name == QLatin1String("dataset")) dataset_->setText(value);
+  else if (name == QLatin1String("output_dir")) output_->setText(value);
+}
+
+nlohmann::json TrainingPanel::configJson() const {
+  nlohmann::json j;
+  j["model"] = model_->text().trimmed().toStdString();
+  j["dataset"] = dataset_->text().trimmed().toStdString();
+  j["output_dir"] = output_->text().trimmed().toStdString();
+  nlohmann::json targets = nlohmann::json::array();
+  for (int i = 0; i < targets_.size(); ++i)
+    if (targets_[i]->isChecked()) targets.push_back(kTargets[i]);
+  j["lora"] = {{"rank", rank_->value()}, {"alpha", alpha_->value()}, {"dropout", dropout_->value()}, {"targets", targets}};
+  j["optim"] = {{"lr", lr_->value()},
+                {"schedule", schedule_->currentText().toStdString()},
+                {"epochs", epochs_->value()},
+                {"max_steps", max_steps_->value()},
+                {"batch_size", batch_->value()},
+                {"grad_accum", grad_accum_->value()}};
+  if (eval_split_->value() > 0) j["eval"] = {{"split", eval_split_->value()}};
+  if (patience_->value() > 0) j["early_stopping"] = {{"patience", patience_->value()}, {"min_delta", min_delta_->value()}};
+  if (checkpoint_every_->value() > 0) j["checkpoint"] = {{"every", checkpoint_every_->value()}};
+  return j;
+}
+
+void TrainingPanel::validate() {
+  train::TrainConfig cfg;
+  const auto problems = train::parse_train_config(configJson(), &cfg, /*check_files=*/true);
+  problems_text_.clear();
+  problem_list_->clear();
+  for (const auto& p : problems) {
+    const QString line = QStringLiteral("%1: %2").arg(QString::fromStdString(p.path), QString::fromStdString(p.reason));
+    problems_text_ << line;
+    problem_list_->addItem(line);
+  }
+  if (problems.empty()) problem_list_->addItem(tr("The job is valid."));
+  if (!queue_) problem_list_->addItem(tr("The job queue cannot be opened: %1").arg(queue_error_));
+  submit_->setEnabled(problems.empty() && queue_);
+}
+
+qint64 TrainingPanel::submitJob() {
+  if (!problems_text_.isEmpty() || !queue_) return 0;
+  auto id = queue_->submit(configJson().dump(), priority_->value());
+  refreshQueue();
+  return id ? *id : 0;
+}
+
+QString TrainingPanel::stateName(int state) {
+  switch (static_cast<JobState>(state)) {
+    case JobState::kQueued: return tr("queued");
+    case JobState::kRunning: return tr("running");
+    case JobState::kPaused: return tr("paused");
+    case JobState::kDone: return tr("done");
+    case JobState::kCancelled: return tr("cancelled");
+    case JobState::kFailed: return tr("failed");
+  }
+  return {};
+}
+
+qint64 TrainingPanel::selectedJob() const {
+  const int r = jobs_->currentRow();
+  return r < 0 ? 0 : jobs_->item(r, 0)->text().toLongLong();
+}
+
+void TrainingPanel::refreshQueue() {
+  jobs_->setRowCount(0);
+  if (!queue_) return;
+  auto list = queue_->list();
+  if (!list) return;
+  for (const auto& j : *list) {
+    const int r = jobs_->rowCount();
+    jobs_->insertRow(r);
+    const QString cells[] = {QString::number(j.id), QString::number(j.priority), stateName(static_cast<int>(j.state)),
+                             QString::fromStdString(j.message)};
+    for (int c = 0; c < 4; ++c) jobs_->setItem(r, c, new QTableWidgetItem(cells[c]));
+  }
+}
+
+void TrainingPanel::addProgress(const train::TrainEvent& e) {
+  if (e.kind == train::TrainEvent::Kind::kStep) {
+    loss_chart_->addPoint(0, double(e.step), e.loss);
+    lr_chart_->addPoint(0, double(e.step), e.lr * 1000.0);
+    lr_chart_->addPoint(1, double(e.step), e.grad_norm);
+    speed_chart_->addPoint(0, double(e.step), e.tokens_per_s);
+  }
+  if (e.eval_loss) loss_chart_->addPoint(1, double(e.step), *e.eval_loss);
+  progress_->setProperty("live", true);
+  progress_->setText(tr("Step %1 of %2 · epoch %3 · loss %4 · %5 tokens/s · ETA %6 s")
+                         .arg(e.step)
+                         .arg(e.total_steps)
+                         .arg(e.epoch, 0, 'f', 2)
+                         .arg(e.loss, 0, 'f', 4)
+                         .arg(e.tokens_per_s, 0, 'f', 0)
+                         .arg(e.eta_s, 0, 'f', 0));
+}
+
+}  // namespace cyllm::ui
