@@ -176,8 +176,11 @@ void HttpServer::dispatch_event(uint64_t key, const ServeEvent& ev, std::chrono:
   const auto start = std::chrono::steady_clock::now();
   on_event(key, ev);
   const auto end = std::chrono::steady_clock::now();
-  rt_->telemetry->stream_event(std::chrono::duration<double>(start - posted).count(),
-                               std::chrono::duration<double>(end - start).count());
+  // Token events only: a request's last event also writes its audit row and log line, a
+  // per-request cost that /metrics shows in the request histograms.
+  if (!ev.done)
+    rt_->telemetry->stream_event(std::chrono::duration<double>(start - posted).count(),
+                                 std::chrono::duration<double>(end - start).count());
 }
 
 void HttpServer::on_event(uint64_t key, const ServeEvent& ev) {

@@ -53,8 +53,9 @@ class Telemetry {
   // transitions are logged (warn when firing, info when recovered).
   void refresh(const SchedulerStats& st, std::optional<double> gpu_utilisation = std::nullopt);
   std::string exposition() const { return reg_.exposition(); }
-  // Per engine event of a generation: seconds it waited for the HTTP thread, and seconds the
-  // server spent turning it into bytes on the socket (the HTTP layer's own cost per token).
+  // Per token event of a generation (not a request's last event): seconds it waited for the HTTP
+  // thread, and seconds the server spent turning it into bytes on the socket (the HTTP layer's own
+  // cost per token).
   void stream_event(double dispatch_s, double write_s);
   std::vector<std::string> active_alerts() const { return alerts_.active(); }
   uint64_t audit_failures() const { return audit_failures_; }
