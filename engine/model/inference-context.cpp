@@ -40,6 +40,7 @@ Status InferenceContext::eval(std::span<const int32_t> tokens, bool all_logits) 
     sb.tokens = tokens.subspan(b, chunk);
     sb.pos0 = n_past_;
     sb.block_table = std::span<const int>(block_table_, 1);
+    sb.lora = lora_;
     if (all_logits) {
       sb.logits = SeqBatch::Logits::kAll;
       sb.logits_out = logits_.data() + b * c.n_vocab;

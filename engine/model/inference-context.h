@@ -39,6 +39,9 @@ class InferenceContext {
   int n_ctx() const { return opts_.n_ctx; }
   // Forgets positions >= n (e.g. to reuse a shared prompt prefix).
   void truncate(int n);
+  // Applies a LoRA adapter from now on (nullptr: none). Not owned; it must outlive its use, and
+  // positions already evaluated keep the KV state they were computed with.
+  void set_lora(const LoraAdapter* lora) { lora_ = lora; }
   size_t kv_bytes() const { return kv_.bytes(); }
 
  private:
@@ -49,6 +52,7 @@ class InferenceContext {
   int n_past_ = 0;
   const int block_table_[1] = {0};
   std::vector<float> logits_;
+  const LoraAdapter* lora_ = nullptr;
 };
 
 }  // namespace cyllm
