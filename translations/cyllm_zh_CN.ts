@@ -1031,10 +1031,6 @@
         <translation>词元/秒</translation>
     </message>
     <message>
-        <source>No job running. Running jobs from the queue is not wired yet (see the TODO in training-panel.h).</source>
-        <translation>没有正在运行的任务。从队列运行任务的功能尚未接入（见 training-panel.h 中的 TODO）。</translation>
-    </message>
-    <message>
         <source>The job is valid.</source>
         <translation>任务配置有效。</translation>
     </message>
@@ -1073,6 +1069,46 @@
     <message>
         <source>Job queue</source>
         <translation>任务队列</translation>
+    </message>
+    <message>
+        <source>Starting the queue…</source>
+        <translation>正在启动队列…</translation>
+    </message>
+    <message>
+        <source>The training worker failed: %1</source>
+        <translation>训练工作线程失败：%1</translation>
+    </message>
+    <message>
+        <source>Stopped. The running job was checkpointed and will resume on Start.</source>
+        <translation>已停止。正在运行的任务已保存检查点，按“开始”后将继续。</translation>
+    </message>
+    <message>
+        <source>No job left to run.</source>
+        <translation>没有待运行的任务。</translation>
+    </message>
+    <message>
+        <source>Resumed from the checkpoint at step %1.</source>
+        <translation>已从第 %1 步的检查点继续。</translation>
+    </message>
+    <message>
+        <source>Start</source>
+        <translation>开始</translation>
+    </message>
+    <message>
+        <source>Run the queued jobs, one at a time, in this window</source>
+        <translation>在此窗口中逐个运行队列中的任务</translation>
+    </message>
+    <message>
+        <source>Stop</source>
+        <translation>停止</translation>
+    </message>
+    <message>
+        <source>Stop the running job after its current step; it is checkpointed and resumes on Start</source>
+        <translation>在当前步完成后停止正在运行的任务；它会保存检查点，按“开始”后继续</translation>
+    </message>
+    <message>
+        <source>No job running. Press Start to run the queue.</source>
+        <translation>没有正在运行的任务。按“开始”运行队列。</translation>
     </message>
 </context>
 <context>

@@ -111,8 +111,15 @@ ZH = {
     "Resume": "继续", "Cancel": "取消", "Loss": "损失", "step": "步", "loss": "损失", "training loss": "训练损失",
     "eval loss": "评估损失", "Learning rate and grad norm": "学习率与梯度范数", "learning rate ×1000": "学习率 ×1000",
     "grad norm": "梯度范数", "Speed": "速度",
-    "No job running. Running jobs from the queue is not wired yet (see the TODO in training-panel.h).":
-        "没有正在运行的任务。从队列运行任务的功能尚未接入（见 training-panel.h 中的 TODO）。",
+    "No job running. Press Start to run the queue.": "没有正在运行的任务。按“开始”运行队列。",
+    "Start": "开始", "Run the queued jobs, one at a time, in this window": "在此窗口中逐个运行队列中的任务",
+    "Stop the running job after its current step; it is checkpointed and resumes on Start":
+        "在当前步完成后停止正在运行的任务；它会保存检查点，按“开始”后继续",
+    "Starting the queue…": "正在启动队列…", "The training worker failed: %1": "训练工作线程失败：%1",
+    "Stopped. The running job was checkpointed and will resume on Start.":
+        "已停止。正在运行的任务已保存检查点，按“开始”后将继续。",
+    "No job left to run.": "没有待运行的任务。",
+    "Resumed from the checkpoint at step %1.": "已从第 %1 步的检查点继续。",
     "The job is valid.": "任务配置有效。", "The job queue cannot be opened: %1": "无法打开任务队列：%1",
     "Step %1 of %2 · epoch %3 · loss %4 · %5 tokens/s · ETA %6 s": "第 %1/%2 步 · 第 %3 轮 · 损失 %4 · %5 词元/秒 · 预计剩余 %6 秒",
     "Job queue": "任务队列", "queued": "排队中", "running": "运行中", "paused": "已暂停", "done": "已完成", "cancelled": "已取消", "failed": "失败",

@@ -200,6 +200,8 @@ void MainWindow::shutdown() {
   st.setValue(QStringLiteral("window/state"), saveState());
   st.setValue(QStringLiteral("window/panel"), sidebar_->currentRow());
   server_->stop();
+  // The running training job stops after its current step with a checkpoint (queued again).
+  training_->stopRunner();
   // Cancels generation and delivers every pending token and finish now, so the chat panel saves
   // the partial answers before anything is torn down.
   engine_->drain();

@@ -17,6 +17,8 @@
 #include <QScrollArea>
 #include <QSpinBox>
 #include <QTableWidget>
+#include <QThread>
+#include <QTimer>
 #include <QVBoxLayout>
 
 #include "train/job-queue.h"
@@ -124,10 +126,19 @@ TrainingPanel::TrainingPanel(const QString& queue_path, QWidget* parent) : QWidg
   pause_ = new QPushButton(queue_box_);
   resume_ = new QPushButton(queue_box_);
   cancel_ = new QPushButton(queue_box_);
+  pause_->setObjectName(QStringLiteral("pause"));
+  resume_->setObjectName(QStringLiteral("resume"));
+  cancel_->setObjectName(QStringLiteral("cancel"));
   qb->addWidget(pause_);
   qb->addWidget(resume_);
   qb->addWidget(cancel_);
   qb->addStretch();
+  start_ = new QPushButton(queue_box_);
+  start_->setObjectName(QStringLiteral("start"));
+  stop_ = new QPushButton(queue_box_);
+  stop_->setObjectName(QStringLiteral("stop"));
+  qb->addWidget(start_);
+  qb->addWidget(stop_);
   qv->addLayout(qb);
   rv->addWidget(queue_box_);
   progress_ = new QLabel(right);
@@ -170,11 +181,149 @@ TrainingPanel::TrainingPanel(const QString& queue_path, QWidget* parent) : QWidg
       refreshQueue();
     }
   });
+  connect(start_, &QPushButton::clicked, this, &TrainingPanel::startRunner);
+  connect(stop_, &QPushButton::clicked, this, &TrainingPanel::stopRunner);
   retranslateUi();
   refreshQueue();
+  updateButtons();
 }
 
-TrainingPanel::~TrainingPanel() = default;
+// Joins the worker (the running job stops with a checkpoint) before any widget goes away.
+TrainingPanel::~TrainingPanel() { stopRunner(); }
+
+bool TrainingPanel::startRunner() {
+  if (worker_ || !queue_) return false;
+  stop_flag_ = false;
+  {
+    std::lock_guard<std::mutex> lk(inbox_->mu);
+    inbox_->error.clear();
+  }
+  const std::string path = queue_->path();
+  const std::shared_ptr<Inbox> inbox = inbox_;
+  const train::TrainerFactory factory = factory_;
+  // Worker thread: never touches a widget; it fills the inbox and posts one queued drain, which
+  // waits ~100 ms on the GUI thread so events arrive in batches.
+  auto post = [this, inbox] {
+    bool need = false;
+    {
+      std::lock_guard<std::mutex> lk(inbox->mu);
+      need = !inbox->posted;
+      inbox->posted = true;
+    }
+    if (need)
+      QMetaObject::invokeMethod(
+          this, [this] { QTimer::singleShot(100, this, &TrainingPanel::drainInbox); }, Qt::QueuedConnection);
+  };
+  worker_ = QThread::create([this, path, inbox, factory, post] {
+    auto q = JobQueue::open(path);
+    if (!q) {
+      std::lock_guard<std::mutex> lk(inbox->mu);
+      inbox->error = QString::fromStdString(q.error().to_string());
+      return;
+    }
+    train::JobRunnerOptions o;
+    o.poll_ms = 200;
+    o.make_trainer = factory;
+    o.on_start = [inbox, post](const Job&, bool) {
+      {
+        std::lock_guard<std::mutex> lk(inbox->mu);
+        inbox->events.clear();
+        inbox->new_run = true;
+        ++inbox->changes;
+      }
+      post();
+    };
+    o.on_event = [inbox, post](const Job&, const train::TrainEvent& e) {
+      {
+        std::lock_guard<std::mutex> lk(inbox->mu);
+        inbox->events.push_back(e);
+      }
+      post();
+    };
+    o.on_end = [inbox, post](const Job&) {
+      {
+        std::lock_guard<std::mutex> lk(inbox->mu);
+        ++inbox->changes;
+      }
+      post();
+    };
+    train::JobRunner runner(*q.value(), std::move(o));
+    auto r = runner.run_until_empty(&stop_flag_);
+    if (!r) {
+      std::lock_guard<std::mutex> lk(inbox->mu);
+      inbox->error = QString::fromStdString(r.error().to_string());
+    }
+  });
+  const int gen = ++worker_gen_;
+  connect(worker_, &QThread::finished, this, [this, gen] { runnerDone(gen); }, Qt::QueuedConnection);
+  worker_->start();
+  progress_->setProperty("live", true);
+  progress_->setText(tr("Starting the queue…"));
+  updateButtons();
+  return true;
+}
+
+void TrainingPanel::stopRunner() {
+  if (!worker_) return;
+  stop_flag_ = true;
+  runnerDone(worker_gen_);
+}
+
+void TrainingPanel::runnerDone(int generation) {
+  if (generation != worker_gen_ || !worker_) return;
+  worker_->wait();
+  delete worker_;
+  worker_ = nullptr;
+  drainInbox();
+  QString error;
+  {
+    std::lock_guard<std::mutex> lk(inbox_->mu);
+    error = inbox_->error;
+  }
+  progress_->setProperty("live", true);
+  if (!error.isEmpty()) progress_->setText(tr("The training worker failed: %1").arg(error));
+  else if (stop_flag_) progress_->setText(tr("Stopped. The running job was checkpointed and will resume on Start."));
+  else progress_->setText(tr("No job left to run."));
+  refreshQueue();
+  updateButtons();
+  emit runnerFinished();
+}
+
+void TrainingPanel::drainInbox() {
+  std::vector<train::TrainEvent> events;
+  bool new_run = false;
+  int changes = 0;
+  {
+    std::lock_guard<std::mutex> lk(inbox_->mu);
+    events.swap(inbox_->events);
+    new_run = inbox_->new_run;
+    changes = inbox_->changes;
+    inbox_->new_run = false;
+    inbox_->changes = 0;
+    inbox_->posted = false;
+  }
+  if (new_run) {
+    loss_chart_->clear();
+    lr_chart_->clear();
+    speed_chart_->clear();
+    resumed_from_ = 0;
+  }
+  for (const auto& e : events) {
+    if (e.kind == train::TrainEvent::Kind::kResumed) {
+      resumed_from_ = e.step;
+      progress_->setProperty("live", true);
+      progress_->setText(tr("Resumed from the checkpoint at step %1.").arg(e.step));
+    } else if (e.kind == train::TrainEvent::Kind::kStep || e.kind == train::TrainEvent::Kind::kEval) {
+      addProgress(e);
+    }
+  }
+  if (changes) refreshQueue();
+}
+
+void TrainingPanel::updateButtons() {
+  start_->setEnabled(!worker_ && queue_);
+  stop_->setEnabled(worker_ != nullptr);
+}
 
 void TrainingPanel::retranslateUi() {
   form_box_->setTitle(tr("New training job"));
@@ -197,11 +346,15 @@ void TrainingPanel::retranslateUi() {
   pause_->setText(tr("Pause"));
   resume_->setText(tr("Resume"));
   cancel_->setText(tr("Cancel"));
+  start_->setText(tr("Start"));
+  start_->setToolTip(tr("Run the queued jobs, one at a time, in this window"));
+  stop_->setText(tr("Stop"));
+  stop_->setToolTip(tr("Stop the running job after its current step; it is checkpointed and resumes on Start"));
   loss_chart_->setTitles(tr("Loss"), tr("step"), tr("loss"), {tr("training loss"), tr("eval loss")});
   lr_chart_->setTitles(tr("Learning rate and grad norm"), tr("step"), QString(), {tr("learning rate ×1000"), tr("grad norm")});
   speed_chart_->setTitles(tr("Speed"), tr("step"), tr("tokens/s"), {tr("tokens/s")});
   if (progress_->text().isEmpty() || !progress_->property("live").toBool())
-    progress_->setText(tr("No job running. Running jobs from the queue is not wired yet (see the TODO in training-panel.h)."));
+    progress_->setText(tr("No job running. Press Start to run the queue."));
   validate();
   refreshQueue();
 }

@@ -1,19 +1,28 @@
-// The Training panel (skeleton): a job form validated as you type (train/train-config.h reports
-// every problem with its path), the job queue with priorities, pause, resume and cancel
-// (train/job-queue.h, SQLite), and live charts that take progress points at ~10 Hz (loss and eval
-// loss; learning rate and grad norm; tokens/s) with ETA.
+// The Training panel: a job form validated as you type (train/train-config.h reports every
+// problem with its path), the job queue with priorities, pause, resume and cancel
+// (train/job-queue.h, SQLite), a worker that runs the queue, and live charts that take progress
+// points at ~10 Hz (loss and eval loss; learning rate and grad norm; tokens/s) with ETA.
 //
-// TODO(issue 11): run jobs. A TrainingRunner in app/workbench should claim_next() from the queue,
-// build the TrainConfig, and run train::Trainer::create(cfg, pool)->run(on_event, &cancel) on a
-// worker thread; on_event copies each TrainEvent into a mutex-guarded list that a 100 ms GUI timer
-// drains into addProgress(). Pause/cancel set the atomic; the checkpoint list (step, loss, eval
-// loss; resume / serve as adapter) reads CheckpointStore. Nothing of that is wired yet.
+// Running (Start): a worker QThread owned by the panel runs train::JobRunner::run_until_empty()
+// over its own connection to the queue file. The runner's hooks never touch a widget: they append
+// events to a mutex-guarded inbox and post one queued drain to the panel, which waits ~100 ms so
+// events arrive in batches (at most ~10 drains a second) and then feeds them to addProgress().
+// Pause / resume / cancel are JobQueue requests; the runner's watcher sees them within poll_ms and
+// the trainer stops after its current step with a checkpoint. stopRunner() (Stop, closing the
+// window, the destructor) sets the runner's stop flag and joins the thread: the running job stops
+// the same way and goes back to the queue, to resume from its checkpoint on the next Start.
+//
+// TODO: the checkpoint list (step, loss, eval loss; resume / serve as adapter) from CheckpointStore.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <mutex>
+#include <vector>
 
 #include <QWidget>
 
+#include "train/job-runner.h"
 #include "train/trainer.h"
 
 class QCheckBox;
@@ -27,6 +36,7 @@ class QListWidget;
 class QPushButton;
 class QSpinBox;
 class QTableWidget;
+class QThread;
 
 namespace cyllm {
 class JobQueue;
@@ -56,6 +66,20 @@ class TrainingPanel : public QWidget {
   LiveChart* lossChart() const { return loss_chart_; }
   void retranslateUi();
 
+  // Starts the worker thread that runs queued jobs until none is left (false: already running, or
+  // no queue). stopRunner() stops the running job after its current step (checkpoint written, job
+  // queued again) and joins the thread.
+  bool startRunner();
+  void stopRunner();
+  bool runnerActive() const { return worker_ != nullptr; }
+  // Tests: how jobs' trainers are built (default: Trainer::create, which loads model and dataset).
+  void setTrainerFactory(train::TrainerFactory f) { factory_ = std::move(f); }
+  // The step the current run resumed from (0: started fresh).
+  qint64 resumedFrom() const { return resumed_from_; }
+
+ signals:
+  void runnerFinished();
+
  protected:
   void changeEvent(QEvent* e) override;
 
@@ -63,6 +87,19 @@ class TrainingPanel : public QWidget {
   void validate();
   qint64 selectedJob() const;
   static QString stateName(int state);  // JobState in the user's language
+  void drainInbox();                     // GUI thread: the worker's batched events
+  void runnerDone(int generation);
+  void updateButtons();
+
+  // What the worker thread hands to the GUI thread.
+  struct Inbox {
+    std::mutex mu;
+    std::vector<train::TrainEvent> events;
+    bool new_run = false;  // a job started: clear the charts
+    int changes = 0;       // jobs started or ended since the last drain: refresh the queue
+    QString error;         // the runner failed (queue file, ...)
+    bool posted = false;   // a drain is queued
+  };
 
   std::unique_ptr<JobQueue> queue_;
   QString queue_error_;
@@ -100,6 +137,15 @@ class TrainingPanel : public QWidget {
   LiveChart* lr_chart_;
   LiveChart* speed_chart_;
   QLabel* progress_;
+  QPushButton* start_;
+  QPushButton* stop_;
+
+  std::shared_ptr<Inbox> inbox_ = std::make_shared<Inbox>();
+  QThread* worker_ = nullptr;
+  int worker_gen_ = 0;
+  std::atomic<bool> stop_flag_{false};
+  train::TrainerFactory factory_;
+  qint64 resumed_from_ = 0;
 };
 
 }  // namespace cyllm::ui
