@@ -3,6 +3,8 @@
 // rate limits, and submitted to the scheduler under its trace id; engine events then stream back
 // as SSE chunks or are gathered into one JSON answer. The request's telemetry record (audit row,
 // metrics with its latency, log line, spans) is written when its answer is complete.
+#include <time.h>
+
 #include <random>
 
 #include <QTcpSocket>
@@ -174,13 +176,17 @@ void HttpServer::handle_generate(const QHttpServerRequest& req, QHttpServerRespo
 
 void HttpServer::dispatch_event(uint64_t key, const ServeEvent& ev, std::chrono::steady_clock::time_point posted) {
   const auto start = std::chrono::steady_clock::now();
+  timespec cpu0{}, cpu1{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
   on_event(key, ev);
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
   const auto end = std::chrono::steady_clock::now();
   // Token events only: a request's last event also writes its audit row and log line, a
   // per-request cost that /metrics shows in the request histograms.
   if (!ev.done)
     rt_->telemetry->stream_event(std::chrono::duration<double>(start - posted).count(),
-                                 std::chrono::duration<double>(end - start).count());
+                                 std::chrono::duration<double>(end - start).count(),
+                                 static_cast<double>(cpu1.tv_sec - cpu0.tv_sec) + 1e-9 * (cpu1.tv_nsec - cpu0.tv_nsec));
 }
 
 void HttpServer::on_event(uint64_t key, const ServeEvent& ev) {

@@ -26,7 +26,8 @@ Telemetry::Telemetry(Logger& log, AuditLog* audit, AlertThresholds t)
                {"endpoint", "method", "tenant", "status"});
   const std::vector<double> us_buckets = {1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2, 0.1};
   reg_.histogram(kEventDispatch, "Time an engine event waited for the HTTP thread.", {}, us_buckets);
-  reg_.histogram(kEventWrite, "Time the HTTP thread spent writing one engine event to its client.", {}, us_buckets);
+  reg_.histogram(kEventWrite, "Wall time from taking one engine event to its bytes on the socket.", {}, us_buckets);
+  reg_.histogram(kEventCpu, "HTTP thread CPU time spent on one engine event.", {}, us_buckets);
   reg_.gauge("cyllm_queue_depth", "Requests waiting to be scheduled.", {});
   reg_.gauge("cyllm_running_requests", "Requests being generated.", {});
   reg_.gauge("cyllm_kv_blocks_capacity", "KV cache blocks in the budget.", {});
@@ -87,9 +88,10 @@ void Telemetry::request_finished(const RequestOutcome& o) {
   log_.log(level, "request", f);
 }
 
-void Telemetry::stream_event(double dispatch_s, double write_s) {
+void Telemetry::stream_event(double dispatch_s, double write_s, double cpu_s) {
   reg_.observe(kEventDispatch, {}, dispatch_s);
   reg_.observe(kEventWrite, {}, write_s);
+  reg_.observe(kEventCpu, {}, cpu_s);
 }
 
 void Telemetry::refresh(const SchedulerStats& st, std::optional<double> gpu_utilisation) {

@@ -54,15 +54,16 @@ class Telemetry {
   void refresh(const SchedulerStats& st, std::optional<double> gpu_utilisation = std::nullopt);
   std::string exposition() const { return reg_.exposition(); }
   // Per token event of a generation (not a request's last event): seconds it waited for the HTTP
-  // thread, and seconds the server spent turning it into bytes on the socket (the HTTP layer's own
-  // cost per token).
-  void stream_event(double dispatch_s, double write_s);
+  // thread, wall seconds until its bytes were on the socket, and the HTTP thread's CPU seconds for
+  // it (the HTTP layer's own work per token; wall time also counts being descheduled).
+  void stream_event(double dispatch_s, double write_s, double cpu_s);
   std::vector<std::string> active_alerts() const { return alerts_.active(); }
   uint64_t audit_failures() const { return audit_failures_; }
 
   static constexpr const char* kHttpRequests = "cyllm_http_requests_total";
   static constexpr const char* kEventDispatch = "cyllm_http_event_dispatch_seconds";
   static constexpr const char* kEventWrite = "cyllm_http_event_write_seconds";
+  static constexpr const char* kEventCpu = "cyllm_http_event_cpu_seconds";
 
  private:
   Logger& log_;
