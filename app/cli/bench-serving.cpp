@@ -142,8 +142,11 @@ nlohmann::json run_serving_bench(LoadedModel& lm, const ServingBenchOptions& o) 
     auto cold = run_streams(sched, {with_suffix()}, 1).first[0].ttft_ms;
     auto warm = run_streams(sched, {with_suffix()}, 1).first[0].ttft_ms;
     std::fprintf(stderr, " %.0f ms -> %.0f ms\n", cold, warm);
+    sched.wait_idle();  // the scheduler publishes its counters after the step that finished the request
     j["prefix_cache"] = {{"shared_prefix_tokens", o.shared_prefix_tokens}, {"ttft_cold_ms", cold}, {"ttft_warm_ms", warm},
-                         {"warm_over_cold", warm / cold}, {"hit_rate", sched.stats().prefix.hit_rate()}};
+                         {"warm_over_cold", warm / cold}, {"hit_rate", sched.stats().prefix.hit_rate()},
+                         {"queried_tokens", sched.stats().prefix.queried_tokens},
+                         {"hit_tokens", sched.stats().prefix.hit_tokens}};
   }
   return j;
 }
