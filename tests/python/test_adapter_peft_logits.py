@@ -20,13 +20,11 @@ except ImportError as e:  # scripts/setup-deps.sh --tests installs them
         raise
     pytest.skip(f"torch/transformers/peft not installed: {e}", allow_module_level=True)
 
-from tiny_llama_gguf import random_hf_weights, write_llama_gguf  # noqa: E402
+from tiny_llama_gguf import TORCH_CFG, random_hf_weights, write_llama_gguf  # noqa: E402
 
 torch.set_num_threads(1)
 
-CFG = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-           vocab_size=320, rope_theta=10000.0, rms_norm_eps=1e-5, max_position_embeddings=128,
-           tie_word_embeddings=False)
+CFG = TORCH_CFG
 ALL = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 

@@ -17,12 +17,11 @@ import pytest
 from safetensors.numpy import load_file
 
 from conftest import run_cyllm
-from tiny_llama_gguf import permute_qk, random_hf_weights, write_llama_gguf
+from tiny_llama_gguf import SMALL_CFG, permute_qk, random_hf_weights, write_llama_gguf
 
 gguf = pytest.importorskip("gguf")
 
-CFG = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-           vocab_size=49152)
+CFG = SMALL_CFG
 TARGET_GGUF = {"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v", "o_proj": "attn_output",
                "gate_proj": "ffn_gate", "up_proj": "ffn_up", "down_proj": "ffn_down"}
 

@@ -24,23 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from tiny_llama_gguf import random_hf_weights, write_llama_gguf
+from tiny_llama_gguf import QA_ROWS, SMALL_CFG, random_hf_weights, write_llama_gguf
 
-CFG = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-           vocab_size=49152)
+CFG = SMALL_CFG
 STEPS = 40
-ROWS = [
-    ("What is the capital of France?", "Paris is the capital of France."),
-    ("Name a primary colour.", "Red is a primary colour."),
-    ("How many legs does a spider have?", "A spider has eight legs."),
-    ("What do bees make?", "Bees make honey and wax."),
-    ("Which planet is red?", "Mars is often called the red planet."),
-    ("What is 2 + 2?", "2 + 2 equals 4."),
-    ("Say hello.", "Hello there!"),
-    ("What colour is the sky?", "On a clear day the sky is blue."),
-    ("Who wrote Hamlet?", "William Shakespeare wrote Hamlet."),
-    ("What is ice?", "Ice is frozen water."),
-]
+ROWS = QA_ROWS
 
 
 def write_config(path: Path, model: Path, data: Path, out: Path, keep: int):

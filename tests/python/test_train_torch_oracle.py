@@ -33,11 +33,9 @@ from safetensors.numpy import load_file  # noqa: E402
 
 torch.set_num_threads(1)  # tiny tensors: threads cost more than they give (and CTest runs two tests at once)
 
-from tiny_llama_gguf import random_hf_weights, write_llama_gguf  # noqa: E402
+from tiny_llama_gguf import TORCH_CFG, random_hf_weights, write_llama_gguf  # noqa: E402
 
-CFG = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-           vocab_size=320, rope_theta=10000.0, rms_norm_eps=1e-5, max_position_embeddings=128,
-           tie_word_embeddings=False)
+CFG = TORCH_CFG
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 

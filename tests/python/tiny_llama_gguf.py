@@ -94,3 +94,26 @@ def write_llama_gguf(path: Path, cfg: dict, weights: dict, tokenizer_from: Path 
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
+
+
+# Shapes the Python tests share. SMALL_CFG: a tiny llama with SmolLM2's vocabulary (its tokenizer is
+# copied in), for `cyllm train` runs; TORCH_CFG: a tiny llama with its own small vocabulary, for the
+# transformers/peft oracles.
+SMALL_CFG = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                 vocab_size=49152)
+TORCH_CFG = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                 vocab_size=320, rope_theta=10000.0, rms_norm_eps=1e-5, max_position_embeddings=128,
+                 tie_word_embeddings=False)
+# Ten question/answer rows for short training runs.
+QA_ROWS = [
+    ("What is the capital of France?", "Paris is the capital of France."),
+    ("Name a primary colour.", "Red is a primary colour."),
+    ("How many legs does a spider have?", "A spider has eight legs."),
+    ("What do bees make?", "Bees make honey and wax."),
+    ("Which planet is red?", "Mars is often called the red planet."),
+    ("What is 2 + 2?", "2 + 2 equals 4."),
+    ("Say hello.", "Hello there!"),
+    ("What colour is the sky?", "On a clear day the sky is blue."),
+    ("Who wrote Hamlet?", "William Shakespeare wrote Hamlet."),
+    ("What is ice?", "Ice is frozen water."),
+]
