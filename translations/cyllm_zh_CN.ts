@@ -155,6 +155,26 @@
         <source>B:</source>
         <translation>B：</translation>
     </message>
+    <message>
+        <source>Open a LoRA adapter</source>
+        <translation>打开 LoRA 适配器</translation>
+    </message>
+    <message>
+        <source>LoRA adapters (adapter_config.json *.gguf)</source>
+        <translation>LoRA 适配器 (adapter_config.json *.gguf)</translation>
+    </message>
+    <message>
+        <source>Open adapter...</source>
+        <translation>打开适配器...</translation>
+    </message>
+    <message>
+        <source>Adapter</source>
+        <translation>适配器</translation>
+    </message>
+    <message>
+        <source>Cannot load the adapter: %1</source>
+        <translation>无法加载适配器：%1</translation>
+    </message>
 </context>
 <context>
     <name>cyllm::ui::DatasetsPanel</name>
@@ -1120,6 +1140,14 @@
     <message>
         <source>CPU (%1, %2 threads)</source>
         <translation>CPU（%1，%2 个线程）</translation>
+    </message>
+    <message>
+        <source>The chosen adapter is no longer loaded.</source>
+        <translation>所选适配器已不再加载。</translation>
+    </message>
+    <message>
+        <source>Load a model first.</source>
+        <translation>请先加载模型。</translation>
     </message>
 </context>
 <context>

@@ -21,6 +21,10 @@ ZH = {
     # chat
     "New chat": "新建对话", "Delete": "删除", "Model:": "模型：", "Open model…": "打开模型…", "Adapter:": "适配器：",
     "(none: base model)": "（无：基础模型）", "System prompt": "系统提示词",
+    "Open adapter...": "打开适配器...", "Open a LoRA adapter": "打开 LoRA 适配器",
+    "LoRA adapters (adapter_config.json *.gguf)": "LoRA 适配器 (adapter_config.json *.gguf)",
+    "Adapter": "适配器", "Cannot load the adapter: %1": "无法加载适配器：%1",
+    "The chosen adapter is no longer loaded.": "所选适配器已不再加载。", "Load a model first.": "请先加载模型。",
     "You are a helpful assistant.": "你是一个乐于助人的助手。", "Sampling": "采样", "Preset": "预设",
     "Temperature": "温度", "Top-p": "Top-p", "Top-k": "Top-k", "Max tokens": "最大词元数", "Seed": "随机种子",
     "Custom": "自定义", "Precise (greedy)": "精确（贪心）", "Balanced": "均衡", "Creative": "创意",

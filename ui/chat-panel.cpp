@@ -4,11 +4,13 @@
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QEvent>
+#include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QMessageBox>
 #include <QListWidget>
 #include <QPlainTextEdit>
 #include <QPushButton>
@@ -24,6 +26,7 @@
 namespace cyllm::ui {
 
 namespace {
+constexpr quint64 kOpenAdapter = ~quint64{0};  // the "Open adapter..." item
 struct Preset {
   double temperature, top_p;
   int top_k;
@@ -66,9 +69,17 @@ ChatPanel::ChatPanel(workbench::EngineHost* engine, workbench::ChatStore* store,
   open_model_ = new QPushButton(mid);
   adapter_label_ = new QLabel(mid);
   adapter_ = new QComboBox(mid);
-  // TODO(issue 11): list adapters from the LoRA panel's registry and pass the chosen one as
-  // ServeRequest::lora; side-by-side compare (base vs adapter) runs two requests into two views.
-  adapter_->addItem(QString());
+  // Item 0: the base model; then the loaded adapters (data: their id); last: "Open adapter...".
+  adapter_->addItem(QString(), QVariant::fromValue<quint64>(0));
+  adapter_->addItem(QString(), QVariant::fromValue<quint64>(kOpenAdapter));
+  connect(adapter_, qOverload<int>(&QComboBox::activated), this, [this](int i) {
+    if (adapter_->itemData(i).toULongLong() != kOpenAdapter) return;
+    adapter_->setCurrentIndex(0);
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open a LoRA adapter"), QString(),
+                                                      tr("LoRA adapters (adapter_config.json *.gguf)"));
+    if (!path.isEmpty()) addAdapter(path);
+  });
+  connect(engine_, &workbench::EngineHost::modelLoaded, this, [this] { refreshAdapters(); });
   mh->addWidget(model_label_);
   mh->addWidget(models_, 1);
   mh->addWidget(open_model_);
@@ -91,10 +102,14 @@ ChatPanel::ChatPanel(workbench::EngineHost* engine, workbench::ChatStore* store,
   b_temperature_->setSingleStep(0.05);
   b_seed_ = new QSpinBox(b_box_);
   b_seed_->setRange(-1, 2147483647);
+  b_adapter_ = new QComboBox(b_box_);
+  b_adapter_->setObjectName(QStringLiteral("adapter_b"));
+  b_adapter_->addItem(QString(), QVariant::fromValue<quint64>(0));
   bh2->addWidget(b_label_);
   bh2->addWidget(b_preset_);
   bh2->addWidget(b_temperature_);
   bh2->addWidget(b_seed_);
+  bh2->addWidget(b_adapter_);
   bv->addLayout(bh2);
   view_b_ = new ChatView(b_box_);
   view_b_->setObjectName(QStringLiteral("view_b"));
@@ -242,6 +257,8 @@ void ChatPanel::retranslateUi() {
   open_model_->setText(tr("Open model…"));
   adapter_label_->setText(tr("Adapter:"));
   adapter_->setItemText(0, tr("(none: base model)"));
+  adapter_->setItemText(adapter_->count() - 1, tr("Open adapter..."));
+  b_adapter_->setItemText(0, tr("(none: base model)"));
   system_box_->setTitle(tr("System prompt"));
   system_->setPlaceholderText(tr("You are a helpful assistant."));
   sampling_box_->setTitle(tr("Sampling"));
@@ -284,7 +301,41 @@ workbench::ChatParams ChatPanel::params() const {
   p.top_k = top_k_->value();
   p.max_tokens = max_tokens_->value();
   p.seed = seed_->value();
+  p.adapter = adapter_->currentData().toULongLong();
+  if (p.adapter == kOpenAdapter) p.adapter = 0;
   return p;
+}
+
+void ChatPanel::refreshAdapters() {
+  const quint64 current = adapter_->currentData().toULongLong(), current_b = b_adapter_->currentData().toULongLong();
+  while (adapter_->count() > 2) adapter_->removeItem(1);
+  while (b_adapter_->count() > 1) b_adapter_->removeItem(1);
+  int select = 0, select_b = 0;
+  for (const workbench::ChatAdapter& a : engine_->adapters()) {
+    adapter_->insertItem(adapter_->count() - 1, a.name, QVariant::fromValue<quint64>(a.id));
+    adapter_->setItemData(adapter_->count() - 2, a.path, Qt::ToolTipRole);
+    if (a.id == current) select = adapter_->count() - 2;
+    b_adapter_->addItem(a.name, QVariant::fromValue<quint64>(a.id));
+    if (a.id == current_b) select_b = b_adapter_->count() - 1;
+  }
+  adapter_->setCurrentIndex(select);
+  b_adapter_->setCurrentIndex(select_b);
+}
+
+bool ChatPanel::addAdapter(const QString& path) {
+  auto r = engine_->loadAdapter(path);
+  if (const QString* err = std::get_if<QString>(&r)) {
+    // Shown without blocking the caller (open(), not exec()): the engine keeps streaming meanwhile.
+    auto* box = new QMessageBox(QMessageBox::Warning, tr("Adapter"), tr("Cannot load the adapter: %1").arg(*err),
+                                QMessageBox::Ok, this);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
+    return false;
+  }
+  refreshAdapters();
+  const int i = adapter_->findData(QVariant::fromValue<quint64>(std::get<quint64>(r)));
+  if (i >= 0) adapter_->setCurrentIndex(i);
+  return true;
 }
 
 void ChatPanel::setParams(const workbench::ChatParams& p) {
@@ -482,6 +533,7 @@ workbench::ChatParams ChatPanel::paramsB() const {
   }
   p.temperature = b_temperature_->value();
   p.seed = b_seed_->value();
+  p.adapter = b_adapter_->currentData().toULongLong();
   return p;
 }
 
@@ -492,6 +544,8 @@ void ChatPanel::setParamsB(const workbench::ChatParams& p) {
   b_preset_->setCurrentIndex(match);
   b_temperature_->setValue(p.temperature);
   b_seed_->setValue(static_cast<int>(std::min<qint64>(p.seed, 2147483647)));
+  const int a = b_adapter_->findData(QVariant::fromValue<quint64>(p.adapter));
+  b_adapter_->setCurrentIndex(a >= 0 ? a : 0);
 }
 
 void ChatPanel::regenerate() {

@@ -54,6 +54,10 @@ class ChatPanel : public QWidget {
   workbench::ChatParams params() const;
   void setParams(const workbench::ChatParams& p);
   void setSystemPrompt(const QString& s);
+  // Loads a LoRA adapter for the chat and selects it (what "Open adapter..." does); false (and a
+  // message shown) when it cannot be loaded.
+  bool addAdapter(const QString& path);
+  void refreshAdapters();
   void retranslateUi();
 
  signals:
@@ -113,6 +117,7 @@ class ChatPanel : public QWidget {
   QComboBox* b_preset_;
   QDoubleSpinBox* b_temperature_;
   QSpinBox* b_seed_;
+  QComboBox* b_adapter_;  // B's adapter: the base model or one of the loaded adapters
   QCheckBox* compare_;
   QPlainTextEdit* input_;
   QPushButton* send_;

@@ -7,12 +7,14 @@
 #include <fstream>
 #include <random>
 
+#include <QDir>
 #include <QFileInfo>
 #include <QThread>
 
 #include "backend/device.h"
 #include "backend/quant.h"
 #include "cli/chat-prompt.h"
+#include "model/adapter-io.h"
 
 namespace cyllm::workbench {
 
@@ -57,6 +59,7 @@ EngineHost::~EngineHost() {
 void EngineHost::unload() {
   cancelAll();
   sched_.reset();  // joins the engine thread: no sink runs after this
+  loras_.clear();  // adapters are for the model they were checked against
   prompt_.reset();
   lm_.reset();
   path_.clear();
@@ -159,11 +162,37 @@ quint64 EngineHost::generate(const nlohmann::ordered_json& messages, const ChatP
   req.sampling.seed = params.seed >= 0 ? static_cast<uint64_t>(params.seed) : std::random_device{}();
   if (auto st = req.sampling.validate(lm_->model->config().n_vocab); !st)
     return fail(QString::fromStdString(st.error().to_string()));
+  if (params.adapter != 0) {
+    auto it = std::find_if(loras_.begin(), loras_.end(), [&](const Lora& l) { return l.info.id == params.adapter; });
+    if (it == loras_.end()) return fail(tr("The chosen adapter is no longer loaded."));
+    req.lora = it->adapter;        // the request holds it until it finishes
+    req.adapter_id = it->info.id;  // part of the prefix-cache key
+  }
   live_[id] = 0;
   // The sink runs on the engine thread: it only records into the inbox (see the header's rules).
   const uint64_t sid = sched_->submit(std::move(req), [this, id](const ServeEvent& ev) { post(id, ev); });
   if (auto it = live_.find(id); it != live_.end() && sid) it->second = sid;
   return id;
+}
+
+std::variant<quint64, QString> EngineHost::loadAdapter(const QString& path) {
+  if (!lm_) return tr("Load a model first.");
+  auto loaded = load_adapter(path.toStdString(), lm_->model->config());
+  if (!loaded) return QString::fromStdString(loaded.error().to_string());
+  Lora l;
+  l.info.id = next_lora_++;
+  QFileInfo fi(path);
+  l.info.name = fi.fileName() == QStringLiteral("adapter_config.json") ? fi.dir().dirName() : fi.fileName();
+  l.info.path = path;
+  l.adapter = std::make_shared<const LoraAdapter>(std::move(loaded->adapter));
+  loras_.push_back(std::move(l));
+  return loras_.back().info.id;
+}
+
+QList<ChatAdapter> EngineHost::adapters() const {
+  QList<ChatAdapter> out;
+  for (const Lora& l : loras_) out.push_back(l.info);
+  return out;
 }
 
 void EngineHost::post(quint64 id, const ServeEvent& ev) {

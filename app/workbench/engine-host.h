@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <variant>
 #include <mutex>
 #include <string>
 
@@ -44,6 +45,14 @@ struct ChatParams {
   int top_k = 40;
   int max_tokens = 256;
   qint64 seed = -1;  // < 0: a fresh random seed per request
+  quint64 adapter = 0;  // a LoRA adapter from loadAdapter(); 0: the base model
+};
+
+// A LoRA adapter the chat can use (loaded with loadAdapter).
+struct ChatAdapter {
+  quint64 id = 0;
+  QString name;  // the file or folder name
+  QString path;
 };
 
 // What the GUI shows under an answer.
@@ -81,6 +90,11 @@ class EngineHost : public QObject {
   quint64 generate(const nlohmann::ordered_json& messages, const ChatParams& params);
   void cancel(quint64 id);
   void cancelAll();
+  // Loads a LoRA adapter (a PEFT folder or its adapter_config.json, a GGUF LoRA file, a `cyllm
+  // train` checkpoint's exported adapter) for the loaded model and returns its id for
+  // ChatParams::adapter, or an error message. Adapters stay loaded until the model changes.
+  std::variant<quint64, QString> loadAdapter(const QString& path);
+  QList<ChatAdapter> adapters() const;
   // Cancels everything, waits for the engine to answer the cancellations (one step) and delivers
   // every pending text and finish signal now, so the GUI can save partial answers before it
   // closes. Blocks the caller briefly; for shutdown only.
@@ -105,6 +119,12 @@ class EngineHost : public QObject {
   void generationFinished(quint64 id, const cyllm::workbench::GenerationStats& stats);
 
  private:
+  struct Lora {
+    ChatAdapter info;
+    std::shared_ptr<const LoraAdapter> adapter;
+  };
+  std::vector<Lora> loras_;
+  quint64 next_lora_ = 1;
   struct Loaded {
     std::unique_ptr<LlamaModel> model;
     std::unique_ptr<Tokenizer> tokenizer;

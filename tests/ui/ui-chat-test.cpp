@@ -8,6 +8,7 @@
 #include <QTest>
 #include <QToolButton>
 
+#include "model/adapter-io.h"
 #include "ui-test-env.h"
 #include "ui/chat-panel.h"
 #include "ui/chat-view.h"
@@ -159,6 +160,42 @@ class ChatTest : public QObject {
     QCOMPARE(store.messages(chat()->currentConversation()).size(), 2);
     chat()->setCompare(false);
     QVERIFY(!chat()->viewB()->isVisible());
+  }
+
+  void chatWithAnAdapterAndCompareToBase() {
+    // A random rank-8 adapter on all seven projections, saved as PEFT: strong enough that greedy
+    // text changes.
+    const ModelConfig& c = w_->engine()->model()->config();
+    const LoraAdapter lora = LoraAdapter::random(c, 8, 64.0f, 5);
+    AdapterMeta meta;
+    meta.arch = c.arch;
+    const QString dir = env_.dataDir() + QStringLiteral("/adapter");
+    QVERIFY(static_cast<bool>(save_peft_adapter(dir.toStdString(), lora, meta, c)));
+    chat()->send(QStringLiteral("Name a colour."));
+    QVERIFY(test::waitUntil([&] { return !chat()->generating(); }, 60000));
+    const QString base = chat()->view()->messages().last()->text();
+    QVERIFY(!base.isEmpty());
+
+    QVERIFY(chat()->addAdapter(dir));
+    QVERIFY(chat()->params().adapter != 0);
+    QCOMPARE(w_->engine()->adapters().size(), 1);
+    QVERIFY(!chat()->addAdapter(env_.dataDir() + QStringLiteral("/no-such-adapter")));
+    QTest::mouseClick(button("regenerate"), Qt::LeftButton);
+    QVERIFY(test::waitUntil([&] { return !chat()->generating(); }, 60000));
+    const QString tuned = chat()->view()->messages().last()->text();
+    QVERIFY(!tuned.isEmpty());
+    QVERIFY(tuned != base);
+
+    // Side by side: A with the adapter, B the base model, in one batch.
+    chat()->setCompare(true);
+    workbench::ChatParams pb = chat()->params();
+    pb.adapter = 0;
+    chat()->setParamsB(pb);
+    QTest::mouseClick(button("regenerate"), Qt::LeftButton);
+    QVERIFY(test::waitUntil([&] { return !chat()->generating(); }, 60000));
+    QCOMPARE(chat()->view()->messages().last()->text(), tuned);
+    QCOMPARE(chat()->viewB()->messages().last()->text(), base);
+    chat()->setCompare(false);
   }
 
   void historyReopens() {
