@@ -3,22 +3,15 @@
 #include <cstring>
 
 #include "core/atomic-file.h"
+#include "model/gguf-bytes.h"
 #include "model/gguf-reader.h"
 
 namespace cyllm {
 
 namespace {
 
-template <class T>
-void put(std::string& out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out.append(b, sizeof(T));
-}
-void put_str(std::string& out, const std::string& s) {
-  put<uint64_t>(out, s.size());
-  out += s;
-}
+using gguf_bytes::put;
+using gguf_bytes::put_str;
 
 }  // namespace
 

@@ -12,6 +12,7 @@
 
 #include "backend/quant.h"
 #include "model/adapter-io.h"
+#include "model/gguf-bytes.h"
 #include "model/model-config.h"
 
 namespace cyllm {
@@ -39,16 +40,8 @@ bool parse_merge_type(const std::string& s, MergeType* out) {
 
 namespace {
 
-template <class T>
-void put(std::string& out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out.append(b, sizeof(T));
-}
-void put_str(std::string& out, const std::string& s) {
-  put<uint64_t>(out, s.size());
-  out += s;
-}
+using gguf_bytes::put;
+using gguf_bytes::put_str;
 
 // The payload of a value of type t (without the type tag), as the GGUF spec lays it out.
 void put_value(std::string& out, GgufValueType t, const GgufValue& v) {
