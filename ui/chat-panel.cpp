@@ -26,7 +26,8 @@
 namespace cyllm::ui {
 
 namespace {
-constexpr quint64 kOpenAdapter = ~quint64{0};  // the "Open adapter..." item
+// The "Open adapter..." item's data: adapter names never hold control characters.
+const QString kOpenAdapter = QStringLiteral("\x01open");
 struct Preset {
   double temperature, top_p;
   int top_k;
@@ -69,17 +70,17 @@ ChatPanel::ChatPanel(workbench::EngineHost* engine, workbench::ChatStore* store,
   open_model_ = new QPushButton(mid);
   adapter_label_ = new QLabel(mid);
   adapter_ = new QComboBox(mid);
-  // Item 0: the base model; then the loaded adapters (data: their id); last: "Open adapter...".
-  adapter_->addItem(QString(), QVariant::fromValue<quint64>(0));
-  adapter_->addItem(QString(), QVariant::fromValue<quint64>(kOpenAdapter));
+  // Item 0: the base model; then the registered adapters (data: their name); last: "Open adapter...".
+  adapter_->addItem(QString(), QString());
+  adapter_->addItem(QString(), kOpenAdapter);
   connect(adapter_, qOverload<int>(&QComboBox::activated), this, [this](int i) {
-    if (adapter_->itemData(i).toULongLong() != kOpenAdapter) return;
+    if (adapter_->itemData(i).toString() != kOpenAdapter) return;
     adapter_->setCurrentIndex(0);
     const QString path = QFileDialog::getOpenFileName(this, tr("Open a LoRA adapter"), QString(),
                                                       tr("LoRA adapters (adapter_config.json *.gguf)"));
     if (!path.isEmpty()) addAdapter(path);
   });
-  connect(engine_, &workbench::EngineHost::modelLoaded, this, [this] { refreshAdapters(); });
+  connect(engine_, &workbench::EngineHost::adaptersChanged, this, &ChatPanel::refreshAdapters);
   mh->addWidget(model_label_);
   mh->addWidget(models_, 1);
   mh->addWidget(open_model_);
@@ -104,7 +105,7 @@ ChatPanel::ChatPanel(workbench::EngineHost* engine, workbench::ChatStore* store,
   b_seed_->setRange(-1, 2147483647);
   b_adapter_ = new QComboBox(b_box_);
   b_adapter_->setObjectName(QStringLiteral("adapter_b"));
-  b_adapter_->addItem(QString(), QVariant::fromValue<quint64>(0));
+  b_adapter_->addItem(QString(), QString());
   bh2->addWidget(b_label_);
   bh2->addWidget(b_preset_);
   bh2->addWidget(b_temperature_);
@@ -301,40 +302,39 @@ workbench::ChatParams ChatPanel::params() const {
   p.top_k = top_k_->value();
   p.max_tokens = max_tokens_->value();
   p.seed = seed_->value();
-  p.adapter = adapter_->currentData().toULongLong();
-  if (p.adapter == kOpenAdapter) p.adapter = 0;
+  p.adapter = adapter_->currentData().toString();
+  if (p.adapter == kOpenAdapter) p.adapter.clear();
   return p;
 }
 
 void ChatPanel::refreshAdapters() {
-  const quint64 current = adapter_->currentData().toULongLong(), current_b = b_adapter_->currentData().toULongLong();
+  const QString current = adapter_->currentData().toString(), current_b = b_adapter_->currentData().toString();
   while (adapter_->count() > 2) adapter_->removeItem(1);
   while (b_adapter_->count() > 1) b_adapter_->removeItem(1);
   int select = 0, select_b = 0;
   for (const workbench::ChatAdapter& a : engine_->adapters()) {
-    adapter_->insertItem(adapter_->count() - 1, a.name, QVariant::fromValue<quint64>(a.id));
+    adapter_->insertItem(adapter_->count() - 1, a.name, a.name);
     adapter_->setItemData(adapter_->count() - 2, a.path, Qt::ToolTipRole);
-    if (a.id == current) select = adapter_->count() - 2;
-    b_adapter_->addItem(a.name, QVariant::fromValue<quint64>(a.id));
-    if (a.id == current_b) select_b = b_adapter_->count() - 1;
+    if (a.name == current) select = adapter_->count() - 2;
+    b_adapter_->addItem(a.name, a.name);
+    if (a.name == current_b) select_b = b_adapter_->count() - 1;
   }
   adapter_->setCurrentIndex(select);
   b_adapter_->setCurrentIndex(select_b);
 }
 
 bool ChatPanel::addAdapter(const QString& path) {
-  auto r = engine_->loadAdapter(path);
-  if (const QString* err = std::get_if<QString>(&r)) {
+  const workbench::AdapterLoad r = engine_->loadAdapter(path);
+  if (!r.ok()) {
     // Shown without blocking the caller (open(), not exec()): the engine keeps streaming meanwhile.
-    auto* box = new QMessageBox(QMessageBox::Warning, tr("Adapter"), tr("Cannot load the adapter: %1").arg(*err),
+    auto* box = new QMessageBox(QMessageBox::Warning, tr("Adapter"), tr("Cannot load the adapter: %1").arg(r.error),
                                 QMessageBox::Ok, this);
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->open();
     return false;
   }
   refreshAdapters();
-  const int i = adapter_->findData(QVariant::fromValue<quint64>(std::get<quint64>(r)));
-  if (i >= 0) adapter_->setCurrentIndex(i);
+  selectAdapter(r.name);
   return true;
 }
 
@@ -522,6 +522,13 @@ void ChatPanel::setCompare(bool on) {
   if (on) views_->setSizes({1000, 1000});  // A and B get half each
 }
 
+bool ChatPanel::selectAdapter(const QString& name) {
+  const int i = name.isEmpty() ? 0 : adapter_->findData(name);
+  if (i < 0) return false;
+  adapter_->setCurrentIndex(i);
+  return true;
+}
+
 bool ChatPanel::comparing() const { return compare_->isChecked(); }
 
 workbench::ChatParams ChatPanel::paramsB() const {
@@ -533,7 +540,7 @@ workbench::ChatParams ChatPanel::paramsB() const {
   }
   p.temperature = b_temperature_->value();
   p.seed = b_seed_->value();
-  p.adapter = b_adapter_->currentData().toULongLong();
+  p.adapter = b_adapter_->currentData().toString();
   return p;
 }
 
@@ -544,7 +551,7 @@ void ChatPanel::setParamsB(const workbench::ChatParams& p) {
   b_preset_->setCurrentIndex(match);
   b_temperature_->setValue(p.temperature);
   b_seed_->setValue(static_cast<int>(std::min<qint64>(p.seed, 2147483647)));
-  const int a = b_adapter_->findData(QVariant::fromValue<quint64>(p.adapter));
+  const int a = b_adapter_->findData(p.adapter);
   b_adapter_->setCurrentIndex(a >= 0 ? a : 0);
 }
 

@@ -57,6 +57,8 @@ class ChatPanel : public QWidget {
   // Loads a LoRA adapter for the chat and selects it (what "Open adapter..." does); false (and a
   // message shown) when it cannot be loaded.
   bool addAdapter(const QString& path);
+  // Chooses a registered adapter for A ("": the base model); false when it is not registered.
+  bool selectAdapter(const QString& name);
   void refreshAdapters();
   void retranslateUi();
 

@@ -52,7 +52,7 @@ MainWindow::MainWindow(const QString& data_dir, QWidget* parent) : QMainWindow(p
   chat_ = new ChatPanel(engine_.get(), store_.get(), stack_);
   datasets_ = new DatasetsPanel(engine_.get(), stack_);
   training_ = new TrainingPanel(QDir(data_dir_).filePath(QStringLiteral("jobs.sqlite")), stack_);
-  lora_ = new LoraPanel(stack_);
+  lora_ = new LoraPanel(engine_.get(), stack_);
   metrics_ = new MetricsPanel(engine_.get(), server_.get(), stack_);
   server_panel_ = new ServerPanel(server_.get(), stack_);
   settings_ = new SettingsPanel(data_dir_, stack_);

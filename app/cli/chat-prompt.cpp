@@ -11,6 +11,10 @@ Result<std::unique_ptr<ChatPrompt>> ChatPrompt::create(const LlamaModel& model, 
   return p;
 }
 
+AdapterProvenance ChatPrompt::adapter_provenance(const Tokenizer& tok) const {
+  return make_adapter_provenance(tpl_.text(), tok.eos() >= 0 ? std::optional<int32_t>(tok.eos()) : std::nullopt, eos_);
+}
+
 Result<std::string> ChatPrompt::render(const nlohmann::ordered_json& messages, bool add_generation_prompt) const {
   ChatTemplateInputs in;
   in.messages = messages;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/status.h"
+#include "model/adapter-io.h"
 #include "model/llama-model.h"
 #include "text/chat-template.h"
 #include "text/tokenizer.h"
@@ -25,6 +26,9 @@ class ChatPrompt {
   std::string describe() const;
   const ChatTemplate& chat_template() const { return tpl_; }
   const std::optional<std::string>& eos_text() const { return eos_; }
+  // What an adapter served with this prompt should have been trained with (its template hash and
+  // EOS), for the adapter registry's provenance check.
+  AdapterProvenance adapter_provenance(const Tokenizer& tok) const;
 
  private:
   explicit ChatPrompt(ChatTemplate t) : tpl_(std::move(t)) {}

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "cli/adapter-source.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/thread-pool.h"
@@ -13,8 +14,6 @@
 #include "model/gguf-reader.h"
 #include "model/merge-lora.h"
 #include "serve/adapter-registry.h"
-#include "text/chat-template.h"
-#include "train/checkpoint-adapter.h"
 
 namespace cyllm::cli {
 
@@ -59,39 +58,17 @@ int cmd_merge(int argc, char** argv) {
     std::fprintf(stderr, "cyllm merge: %s\n", cfg.error().to_string().c_str());
     return 1;
   }
-  LoraAdapter ad;
-  AdapterProvenance prov;
-  std::string what;
-  if (train::is_checkpoint_path(adapter)) {
-    std::vector<std::string> warnings;
-    auto ck = train::load_checkpoint_adapter(adapter, &warnings);
-    for (const auto& w : warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-    if (!ck) {
-      std::fprintf(stderr, "cyllm merge: %s\n", ck.error().to_string().c_str());
-      return 1;
-    }
-    ad = std::move(ck->adapter);
-    prov = ck->meta.provenance;
-    what = "checkpoint " + ck->dir;
-  } else {
-    auto la = load_adapter(adapter, *cfg);
-    if (!la) {
-      std::fprintf(stderr, "cyllm merge: %s\n", la.error().to_string().c_str());
-      return 1;
-    }
-    ad = std::move(la->adapter);
-    prov = la->meta.provenance;
-    what = std::string(adapter_format_name(la->format)) + " adapter " + adapter;
+  auto src = load_adapter_source(adapter, *cfg);
+  if (src) for (const auto& w : src->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  if (!src) {
+    std::fprintf(stderr, "cyllm merge: %s\n", src.error().to_string().c_str());
+    return 1;
   }
+  const LoraAdapter& ad = src->adapter;
+  const std::string& what = src->what;
   // The base's own chat template and EOS token, as `cyllm serve` compares them.
-  if (auto tpl = ChatTemplate::from_gguf(*g); tpl) {
-    const auto eos_id = g->get_int("tokenizer.ggml.eos_token_id");
-    const AdapterProvenance base = make_adapter_provenance(
-        tpl->text(), eos_id ? std::optional<int32_t>(static_cast<int32_t>(*eos_id)) : std::nullopt,
-        gguf_token_text(*g, "tokenizer.ggml.eos_token_id"));
-    if (std::string w = adapter_provenance_mismatch(ad.name, prov, base); !w.empty())
-      std::fprintf(stderr, "warning: %s\n", w.c_str());
-  }
+  if (std::string w = adapter_provenance_mismatch(ad.name, src->meta.provenance, gguf_base_provenance(*g)); !w.empty())
+    std::fprintf(stderr, "warning: %s\n", w.c_str());
   ThreadPool pool(threads);
   auto r = merge_lora(*g, ad, out, opts, &pool);
   if (!r) {

@@ -138,9 +138,7 @@ int cmd_serve(int argc, char** argv) {
     return 2;
   }
   ro.provenance = prov == "refuse" ? ProvenancePolicy::kRefuse : ProvenancePolicy::kWarn;
-  ro.server = make_adapter_provenance((*prompt)->chat_template().text(),
-                                      lm->tokenizer->eos() >= 0 ? std::optional<int32_t>(lm->tokenizer->eos()) : std::nullopt,
-                                      (*prompt)->eos_text());
+  ro.server = (*prompt)->adapter_provenance(*lm->tokenizer);
   ro.base_name = model_id;
   Logger* log = (*rt)->log.get();
   ro.on_warning = [log](const std::string& w) { log->log(LogLevel::kWarn, "adapter_warning", {{"message", w}}); };

@@ -9,6 +9,7 @@
 
 #include <QDir>
 #include <QFileInfo>
+#include <QSettings>
 #include <QThread>
 
 #include "backend/device.h"
@@ -42,6 +43,7 @@ GenerationStats error_stats(const QString& message) {
 }  // namespace
 
 EngineHost::EngineHost(QObject* parent) : QObject(parent) {
+  max_resident_ = std::max(1, QSettings().value(QStringLiteral("lora/max_resident"), 4).toInt());
   qRegisterMetaType<cyllm::workbench::GenerationStats>();
   pump_timer_.setSingleShot(true);
   pump_timer_.setInterval(kPumpIntervalMs);
@@ -59,7 +61,7 @@ EngineHost::~EngineHost() {
 void EngineHost::unload() {
   cancelAll();
   sched_.reset();  // joins the engine thread: no sink runs after this
-  loras_.clear();  // adapters are for the model they were checked against
+  registry_.reset();  // adapters are for the model they were checked against
   prompt_.reset();
   lm_.reset();
   path_.clear();
@@ -136,7 +138,9 @@ void EngineHost::loadModel(const QString& path, int threads, int ctx) {
     sched_t0_ = std::chrono::steady_clock::now();
     sched_ = std::make_unique<Scheduler>(*lm_->model, *lm_->tokenizer, cfg, *lm_->pool);
     path_ = path;
+    makeRegistry();
     emit modelLoaded(modelName());
+    emit adaptersChanged();
   }, Qt::QueuedConnection);
   loader_->start();
 }
@@ -162,37 +166,18 @@ quint64 EngineHost::generate(const nlohmann::ordered_json& messages, const ChatP
   req.sampling.seed = params.seed >= 0 ? static_cast<uint64_t>(params.seed) : std::random_device{}();
   if (auto st = req.sampling.validate(lm_->model->config().n_vocab); !st)
     return fail(QString::fromStdString(st.error().to_string()));
-  if (params.adapter != 0) {
-    auto it = std::find_if(loras_.begin(), loras_.end(), [&](const Lora& l) { return l.info.id == params.adapter; });
-    if (it == loras_.end()) return fail(tr("The chosen adapter is no longer loaded."));
-    req.lora = it->adapter;        // the request holds it until it finishes
-    req.adapter_id = it->info.id;  // part of the prefix-cache key
+  if (!params.adapter.isEmpty()) {
+    if (!registry_) return fail(tr("No model is loaded."));
+    auto lease = registry_->acquire(params.adapter.toStdString());
+    if (!lease) return fail(tr("Adapter %1: %2").arg(params.adapter, QString::fromStdString(lease.error().to_string())));
+    req.lora = std::move(lease->adapter);  // the request holds it until it finishes
+    req.adapter_id = lease->adapter_id;     // part of the prefix-cache key
   }
   live_[id] = 0;
   // The sink runs on the engine thread: it only records into the inbox (see the header's rules).
   const uint64_t sid = sched_->submit(std::move(req), [this, id](const ServeEvent& ev) { post(id, ev); });
   if (auto it = live_.find(id); it != live_.end() && sid) it->second = sid;
   return id;
-}
-
-std::variant<quint64, QString> EngineHost::loadAdapter(const QString& path) {
-  if (!lm_) return tr("Load a model first.");
-  auto loaded = load_adapter(path.toStdString(), lm_->model->config());
-  if (!loaded) return QString::fromStdString(loaded.error().to_string());
-  Lora l;
-  l.info.id = next_lora_++;
-  QFileInfo fi(path);
-  l.info.name = fi.fileName() == QStringLiteral("adapter_config.json") ? fi.dir().dirName() : fi.fileName();
-  l.info.path = path;
-  l.adapter = std::make_shared<const LoraAdapter>(std::move(loaded->adapter));
-  loras_.push_back(std::move(l));
-  return loras_.back().info.id;
-}
-
-QList<ChatAdapter> EngineHost::adapters() const {
-  QList<ChatAdapter> out;
-  for (const Lora& l : loras_) out.push_back(l.info);
-  return out;
 }
 
 void EngineHost::post(quint64 id, const ServeEvent& ev) {

@@ -15,11 +15,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <variant>
 #include <mutex>
 #include <string>
 
+#include <QMap>
 #include <QMetaType>
+#include <QStringList>
 #include <QObject>
 #include <QString>
 #include <QTimer>
@@ -28,6 +29,7 @@
 
 #include "core/thread-pool.h"
 #include "model/llama-model.h"
+#include "serve/adapter-registry.h"
 #include "serve/scheduler.h"
 #include "text/tokenizer.h"
 
@@ -45,14 +47,25 @@ struct ChatParams {
   int top_k = 40;
   int max_tokens = 256;
   qint64 seed = -1;  // < 0: a fresh random seed per request
-  quint64 adapter = 0;  // a LoRA adapter from loadAdapter(); 0: the base model
+  QString adapter;  // a registered LoRA adapter's name (loadAdapter, serveCheckpoint); "": the base
 };
 
-// A LoRA adapter the chat can use (loaded with loadAdapter).
+// A LoRA adapter registered with the engine (one row of the LoRA manager's "loaded" table).
 struct ChatAdapter {
-  quint64 id = 0;
-  QString name;  // the file or folder name
-  QString path;
+  QString name;         // unique; what ChatParams::adapter and the server's "model"/"lora" name
+  QString path;         // file, folder or checkpoint it came from
+  QString format;       // "peft", "gguf" or "memory" (a training checkpoint)
+  double scale = 1.0;   // the registered scale
+  bool resident = false;
+  int in_use = 0;       // running requests holding it
+  QStringList warnings; // provenance warnings and load notes
+};
+
+// What a registration gives: the adapter's name, or an error for the user.
+struct AdapterLoad {
+  QString name;
+  QString error;
+  bool ok() const { return error.isEmpty(); }
 };
 
 // What the GUI shows under an answer.
@@ -90,11 +103,23 @@ class EngineHost : public QObject {
   quint64 generate(const nlohmann::ordered_json& messages, const ChatParams& params);
   void cancel(quint64 id);
   void cancelAll();
-  // Loads a LoRA adapter (a PEFT folder or its adapter_config.json, a GGUF LoRA file, a `cyllm
-  // train` checkpoint's exported adapter) for the loaded model and returns its id for
-  // ChatParams::adapter, or an error message. Adapters stay loaded until the model changes.
-  std::variant<quint64, QString> loadAdapter(const QString& path);
+  // LoRA adapters (engine-host-adapters.cpp). One AdapterRegistry per loaded model, shared by the
+  // chat, the LoRA manager and the server (GET/POST /v1/adapters see the same list); it is
+  // rebuilt, empty, when the model changes. Each change emits adaptersChanged().
+  //
+  // Registers an adapter file (a PEFT folder or its adapter_config.json, a GGUF LoRA file, or a
+  // training checkpoint / output_dir: its newest intact checkpoint) under a name made unique from
+  // the file name, checked against the loaded model. preload: load it now (evicting an idle one).
+  AdapterLoad loadAdapter(const QString& path, bool preload = true);
+  // A training checkpoint's adapter, held in memory under "<run>-step<N>" (no file to reload).
+  AdapterLoad serveCheckpoint(const QString& checkpoint_dir);
+  QString unloadAdapter(const QString& name);   // "" or the error
+  QString preloadAdapter(const QString& name);  // "" or the error
+  // The resident limit of file-backed adapters (kept for the next model too).
+  QString setMaxResidentAdapters(int n);
+  int maxResidentAdapters() const { return max_resident_; }
   QList<ChatAdapter> adapters() const;
+  AdapterRegistry* adapterRegistry() const { return registry_.get(); }
   // Cancels everything, waits for the engine to answer the cancellations (one step) and delivers
   // every pending text and finish signal now, so the GUI can save partial answers before it
   // closes. Blocks the caller briefly; for shutdown only.
@@ -115,16 +140,18 @@ class EngineHost : public QObject {
   void modelLoaded(const QString& name);
   void modelFailed(const QString& message);
   void aboutToUnload();
+  void adaptersChanged();
+  // A provenance warning about an adapter (chat template or EOS other than the model's).
+  void adapterWarning(const QString& message);
   void textArrived(quint64 id, const QString& text);
   void generationFinished(quint64 id, const cyllm::workbench::GenerationStats& stats);
 
  private:
-  struct Lora {
-    ChatAdapter info;
-    std::shared_ptr<const LoraAdapter> adapter;
-  };
-  std::vector<Lora> loras_;
-  quint64 next_lora_ = 1;
+  void makeRegistry();
+  QString uniqueAdapterName(const QString& stem) const;
+  std::unique_ptr<AdapterRegistry> registry_;
+  int max_resident_ = 4;
+  QMap<QString, QString> memory_paths_;  // checkpoint adapters: name -> the checkpoint they came from
   struct Loaded {
     std::unique_ptr<LlamaModel> model;
     std::unique_ptr<Tokenizer> tokenizer;

@@ -84,6 +84,7 @@ QString ServerHost::start(const ServerStartOptions& opts) {
   be.n_vocab = engine_->model()->config().n_vocab;
   be.max_seq_tokens = engine_->contextTokens();
   const cli::ChatPrompt* cp = engine_->chatPrompt();
+  be.adapters = engine_->adapterRegistry();  // the LoRA manager's adapters, shared with the chat
   be.render_chat = [cp](const nlohmann::ordered_json& messages, bool add_gen) { return cp->render(messages, add_gen); };
 
   server::ServerOptions so;

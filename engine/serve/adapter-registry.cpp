@@ -72,7 +72,7 @@ struct AdapterRegistry::Entry {
 };
 
 AdapterRegistry::AdapterRegistry(ModelConfig base, AdapterRegistryOptions opts, AdapterLoader loader)
-    : base_(std::move(base)), opts_(std::move(opts)), loader_(std::move(loader)) {}
+    : base_(std::move(base)), opts_(std::move(opts)), loader_(std::move(loader)), max_resident_(std::max(1, opts_.max_resident)) {}
 
 Status AdapterRegistry::check_name(const std::string& name) const {
   bool ok = !name.empty() && name.size() <= 128;
@@ -111,9 +111,8 @@ int AdapterRegistry::resident_locked() const {
   return n;
 }
 
-bool AdapterRegistry::make_room(const Entry* keep) {
-  const int max = std::max(1, opts_.max_resident);
-  while (resident_locked() >= max) {
+bool AdapterRegistry::make_room(const Entry* keep, int slots_needed) {
+  while (resident_locked() > max_resident_ - slots_needed) {
     Entry* victim = nullptr;
     for (const auto& [name, e] : entries_) {
       if (e.get() == keep || e->memory || !e->resident || e->resident.use_count() != 1) continue;
@@ -168,9 +167,9 @@ Status AdapterRegistry::register_file(const AdapterSpec& spec) {
       loaded_cv_.notify_all();
     }
     if (spec.preload) {
-      if (!make_room(nullptr)) return full_error(opts_.max_resident);
+      if (!make_room(nullptr)) return full_error(max_resident_);
       e->resident = std::move(*ptr);
-    } else if (resident_locked() < std::max(1, opts_.max_resident)) {
+    } else if (resident_locked() < max_resident_) {
       e->resident = std::move(*ptr);
     }
     if (e->resident) e->last_use = ++tick_;
@@ -251,9 +250,22 @@ Result<AdapterLease> AdapterRegistry::acquire(const std::string& name) {
     auto ptr = finish_load(*e, std::move(*loaded), &warnings);  // cheap next to the file read
     if (!ptr) return ptr.error();
     for (const auto& w : warnings) e->warnings.push_back(w);
-    if (!make_room(e.get())) return full_error(opts_.max_resident);
+    if (!make_room(e.get())) return full_error(max_resident_);
     e->resident = std::move(*ptr);
   }
+}
+
+Status AdapterRegistry::set_max_resident(int n) {
+  if (n < 1) return make_error(ErrorCode::kInvalidArgument, "the resident-adapter limit must be at least 1");
+  std::lock_guard lk(mu_);
+  max_resident_ = n;
+  make_room(nullptr, 0);  // idle ones beyond the new limit go now; ones in use when they finish
+  return {};
+}
+
+int AdapterRegistry::max_resident() const {
+  std::lock_guard lk(mu_);
+  return max_resident_;
 }
 
 Status AdapterRegistry::preload(const std::string& name) {

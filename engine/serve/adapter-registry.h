@@ -102,6 +102,10 @@ class AdapterRegistry {
   // base; always resident.
   Status register_memory(const std::string& name, LoraAdapter adapter, AdapterMeta meta = {}, float scale = 1.0f,
                          bool replace = false);
+  // Changes the resident limit (>= 1) at run time. Idle adapters beyond it are evicted now (LRU);
+  // adapters in use stay until a later load needs their slot.
+  Status set_max_resident(int n);
+  int max_resident() const;
   // Makes a registered adapter resident now.
   Status preload(const std::string& name);
   // Forgets `name`. Leases already handed out stay valid.
@@ -124,7 +128,9 @@ class AdapterRegistry {
   struct Entry;
   Status check_name(const std::string& name) const;
   Result<std::shared_ptr<const LoraAdapter>> finish_load(Entry& e, LoadedAdapter loaded, std::vector<std::string>* warnings);
-  bool make_room(const Entry* keep);      // under mu_; evicts LRU idle file-backed adapters
+  // Under mu_: evicts LRU idle file-backed adapters until `slots_needed` more fit under the limit;
+  // false when the ones left are all in use.
+  bool make_room(const Entry* keep, int slots_needed = 1);
   int resident_locked() const;
   void report_warnings(const std::vector<std::string>& warnings) const;
 
@@ -135,6 +141,7 @@ class AdapterRegistry {
   std::condition_variable loaded_cv_;
   std::map<std::string, std::shared_ptr<Entry>> entries_;
   uint64_t tick_ = 0;
+  int max_resident_;                      // guarded by mu_
 };
 
 }  // namespace cyllm

@@ -177,7 +177,7 @@ class ChatTest : public QObject {
     QVERIFY(!base.isEmpty());
 
     QVERIFY(chat()->addAdapter(dir));
-    QVERIFY(chat()->params().adapter != 0);
+    QCOMPARE(chat()->params().adapter, QStringLiteral("adapter"));
     QCOMPARE(w_->engine()->adapters().size(), 1);
     QVERIFY(!chat()->addAdapter(env_.dataDir() + QStringLiteral("/no-such-adapter")));
     QTest::mouseClick(button("regenerate"), Qt::LeftButton);
@@ -189,7 +189,7 @@ class ChatTest : public QObject {
     // Side by side: A with the adapter, B the base model, in one batch.
     chat()->setCompare(true);
     workbench::ChatParams pb = chat()->params();
-    pb.adapter = 0;
+    pb.adapter.clear();
     chat()->setParamsB(pb);
     QTest::mouseClick(button("regenerate"), Qt::LeftButton);
     QVERIFY(test::waitUntil([&] { return !chat()->generating(); }, 60000));

@@ -171,6 +171,32 @@ TEST(AdapterRegistry, LruEvictionPinningAndStableIds) {
   EXPECT_TRUE(info(reg.list(), "a")->warnings.empty());
 }
 
+TEST(AdapterRegistry, LoweringTheLimitEvictsIdleOnesOnly) {
+  FakeFiles files;
+  AdapterRegistry reg(tiny_config(), opts(3), files.loader());
+  for (const char* n : {"a", "b", "c"}) ASSERT_TRUE(reg.register_file({n, std::string("f") + n}).ok());
+  EXPECT_EQ(reg.resident_count(), 3);
+  EXPECT_EQ(reg.set_max_resident(0).error().code, ErrorCode::kInvalidArgument);
+  auto lc = reg.acquire("c");  // c is in use (and the most recent)
+  ASSERT_TRUE(lc.ok());
+  ASSERT_TRUE(reg.acquire("a").ok());  // a more recent than b
+  ASSERT_TRUE(reg.set_max_resident(1).ok());
+  EXPECT_EQ(reg.max_resident(), 1);
+  // b and a were idle: gone, LRU first; c stays while its request runs.
+  EXPECT_FALSE(info(reg.list(), "a")->resident);
+  EXPECT_FALSE(info(reg.list(), "b")->resident);
+  EXPECT_TRUE(info(reg.list(), "c")->resident);
+  // Nothing else comes in while c is in use; once it is free, one slot is used again.
+  EXPECT_EQ(reg.acquire("a").error().code, ErrorCode::kOutOfMemory);
+  lc = make_error(ErrorCode::kCancelled, "done");
+  ASSERT_TRUE(reg.acquire("a").ok());
+  EXPECT_EQ(reg.resident_count(), 1);
+  // Raising it lets more stay.
+  ASSERT_TRUE(reg.set_max_resident(3).ok());
+  ASSERT_TRUE(reg.preload("b").ok());
+  EXPECT_EQ(reg.resident_count(), 2);
+}
+
 TEST(AdapterRegistry, ReloadOfChangedFileGetsNewId) {
   FakeFiles files;
   std::vector<std::string> warned;
