@@ -177,6 +177,65 @@
     </message>
 </context>
 <context>
+    <name>cyllm::ui::CheckpointList</name>
+    <message>
+        <source>Checkpoints</source>
+        <translation>检查点</translation>
+    </message>
+    <message>
+        <source>Step</source>
+        <translation>步数</translation>
+    </message>
+    <message>
+        <source>Loss</source>
+        <translation>损失</translation>
+    </message>
+    <message>
+        <source>Eval loss</source>
+        <translation>评估损失</translation>
+    </message>
+    <message>
+        <source>Written</source>
+        <translation>写入时间</translation>
+    </message>
+    <message>
+        <source>Size</source>
+        <translation>大小</translation>
+    </message>
+    <message>
+        <source>Notes</source>
+        <translation>备注</translation>
+    </message>
+    <message>
+        <source>Resume from here</source>
+        <translation>从此处继续</translation>
+    </message>
+    <message>
+        <source>Queue a new job that continues training from this checkpoint, in a folder of its own</source>
+        <translation>新建一个任务，从此检查点继续训练，输出到单独的文件夹</translation>
+    </message>
+    <message>
+        <source>Use as adapter</source>
+        <translation>用作适配器</translation>
+    </message>
+    <message>
+        <source>Load this checkpoint's adapter into the engine: the chat and the server can use it at once</source>
+        <translation>把此检查点的适配器加载到引擎：聊天和服务器可立即使用</translation>
+    </message>
+    <message>
+        <source>best eval loss</source>
+        <translation>评估损失最佳</translation>
+    </message>
+    <message>
+        <source>Select a job to see its checkpoints.</source>
+        <translation>选择一个任务以查看其检查点。</translation>
+    </message>
+    <message>
+        <source>No checkpoints yet in %1.</source>
+        <translation>%1 中还没有检查点。</translation>
+    </message>
+</context>
+<context>
     <name>cyllm::ui::DatasetsPanel</name>
     <message>
         <source>Open dataset</source>
@@ -417,10 +476,6 @@
         <translation>合并到基础模型…</translation>
     </message>
     <message>
-        <source>Not available yet</source>
-        <translation>暂不可用</translation>
-    </message>
-    <message>
         <source>Loaded in the engine</source>
         <translation>引擎中已加载</translation>
     </message>
@@ -431,10 +486,6 @@
     <message>
         <source>Unload</source>
         <translation>卸载</translation>
-    </message>
-    <message>
-        <source>(none: the base model only)</source>
-        <translation>（无：仅基础模型）</translation>
     </message>
     <message>
         <source>PEFT</source>
@@ -455,6 +506,142 @@
     <message>
         <source>Base model</source>
         <translation>基础模型</translation>
+    </message>
+    <message>
+        <source>Register the adapter with the engine: the chat and the server can use it by name</source>
+        <translation>把适配器注册到引擎：聊天和服务器可按名称使用</translation>
+    </message>
+    <message>
+        <source>Register it and keep it in memory now, evicting the least recently used idle adapter</source>
+        <translation>注册并立即常驻内存，必要时换出最久未用的空闲适配器</translation>
+    </message>
+    <message>
+        <source>As a PEFT folder…</source>
+        <translation>导出为 PEFT 文件夹…</translation>
+    </message>
+    <message>
+        <source>As a GGUF LoRA file…</source>
+        <translation>导出为 GGUF LoRA 文件…</translation>
+    </message>
+    <message>
+        <source>Write the loaded model with this adapter folded into its weights, as a new GGUF file</source>
+        <translation>把此适配器合并进已加载模型的权重，写成新的 GGUF 文件</translation>
+    </message>
+    <message>
+        <source>Scale</source>
+        <translation>缩放</translation>
+    </message>
+    <message>
+        <source>In memory</source>
+        <translation>在内存中</translation>
+    </message>
+    <message>
+        <source>In use</source>
+        <translation>使用中</translation>
+    </message>
+    <message>
+        <source>Source</source>
+        <translation>来源</translation>
+    </message>
+    <message>
+        <source>How many file-backed adapters stay in memory; idle ones beyond this are evicted</source>
+        <translation>最多常驻内存的文件适配器数量；超出的空闲适配器会被换出</translation>
+    </message>
+    <message>
+        <source>Keep in memory</source>
+        <translation>常驻内存</translation>
+    </message>
+    <message>
+        <source>checkpoint</source>
+        <translation>检查点</translation>
+    </message>
+    <message>
+        <source>yes</source>
+        <translation>是</translation>
+    </message>
+    <message>
+        <source>no</source>
+        <translation>否</translation>
+    </message>
+    <message>
+        <source>Load a model first</source>
+        <translation>请先加载模型</translation>
+    </message>
+    <message>
+        <source>Load a model first.</source>
+        <translation>请先加载模型。</translation>
+    </message>
+    <message>
+        <source>Cannot load %1: %2</source>
+        <translation>无法加载 %1：%2</translation>
+    </message>
+    <message>
+        <source>Loaded %1, with a warning: %2</source>
+        <translation>已加载 %1，但有警告：%2</translation>
+    </message>
+    <message>
+        <source>Loaded %1. Chat and server requests can use it by this name.</source>
+        <translation>已加载 %1。聊天和服务器请求可按此名称使用。</translation>
+    </message>
+    <message>
+        <source>Unloaded %1.</source>
+        <translation>已卸载 %1。</translation>
+    </message>
+    <message>
+        <source>Load the adapter's base model first: the export checks the adapter against it.</source>
+        <translation>请先加载适配器的基础模型：导出时会据此检查适配器。</translation>
+    </message>
+    <message>
+        <source>Export failed: %1</source>
+        <translation>导出失败：%1</translation>
+    </message>
+    <message>
+        <source>Exported %1 to %2.</source>
+        <translation>已把 %1 导出到 %2。</translation>
+    </message>
+    <message>
+        <source>Export as GGUF LoRA</source>
+        <translation>导出为 GGUF LoRA</translation>
+    </message>
+    <message>
+        <source>GGUF files (*.gguf)</source>
+        <translation>GGUF 文件 (*.gguf)</translation>
+    </message>
+    <message>
+        <source>Export as PEFT: choose an empty folder</source>
+        <translation>导出为 PEFT：请选择一个空文件夹</translation>
+    </message>
+    <message>
+        <source>A merge is already running.</source>
+        <translation>已有合并正在进行。</translation>
+    </message>
+    <message>
+        <source>Load the base model first: the adapter is merged into it.</source>
+        <translation>请先加载基础模型：适配器会合并进它。</translation>
+    </message>
+    <message>
+        <source>Unknown storage type %1.</source>
+        <translation>未知的存储类型 %1。</translation>
+    </message>
+    <message>
+        <source>Storing the merged weights as %1 rounds away much of the adapter's update; use f16.</source>
+        <translation>以 %1 存储合并后的权重会舍去适配器的大部分更新；请使用 f16。</translation>
+    </message>
+    <message>
+        <source>Merged into %1.</source>
+        <translation>已合并到 %1。</translation>
+    </message>
+    <message>
+        <source>Merge failed: %1</source>
+        <translation>合并失败：%1</translation>
+    </message>
+    <message>
+        <source>Merging %1 into %2…</source>
+        <translation>正在把 %1 合并到 %2…</translation>
+    </message>
+    <message>
+        <source>Merged model</source>
+        <translation>合并后的模型</translation>
     </message>
 </context>
 <context>
@@ -530,6 +717,34 @@
     <message>
         <source>GGUF models (*.gguf)</source>
         <translation>GGUF 模型 (*.gguf)</translation>
+    </message>
+    <message>
+        <source>GPU: none</source>
+        <translation>GPU：无</translation>
+    </message>
+    <message>
+        <source>GPU: %1 · %2% · %3 / %4 GiB</source>
+        <translation>GPU：%1 · %2% · %3 / %4 GiB</translation>
+    </message>
+    <message>
+        <source>Kernels running %1% of the time; device memory busy %2%</source>
+        <translation>内核运行时间占比 %1%；显存繁忙 %2%</translation>
+    </message>
+    <message>
+        <source>GPU: none (training runs on the CPU)</source>
+        <translation>GPU：无（训练在 CPU 上运行）</translation>
+    </message>
+    <message>
+        <source>Use as adapter</source>
+        <translation>用作适配器</translation>
+    </message>
+    <message>
+        <source>Load the base model first (Chat panel), then use the checkpoint.</source>
+        <translation>请先（在聊天面板）加载基础模型，再使用此检查点。</translation>
+    </message>
+    <message>
+        <source>Adapter %1 is loaded: the chat uses it now, and the server serves it by that name.</source>
+        <translation>适配器 %1 已加载：聊天现在使用它，服务器也以此名称提供它。</translation>
     </message>
 </context>
 <context>
@@ -1130,6 +1345,34 @@
         <source>No job running. Press Start to run the queue.</source>
         <translation>没有正在运行的任务。按“开始”运行队列。</translation>
     </message>
+    <message>
+        <source>Cutoff (tokens)</source>
+        <translation>截断长度（词元）</translation>
+    </message>
+    <message>
+        <source>Resume from checkpoint</source>
+        <translation>从检查点继续</translation>
+    </message>
+    <message>
+        <source>%1 already exists: a run from this checkpoint was queued before.</source>
+        <translation>%1 已存在：之前已从此检查点排队过训练。</translation>
+    </message>
+    <message>
+        <source>Cannot create %1.</source>
+        <translation>无法创建 %1。</translation>
+    </message>
+    <message>
+        <source>Cannot copy %1.</source>
+        <translation>无法复制 %1。</translation>
+    </message>
+    <message>
+        <source>Queued job %1: it continues from step %2 in %3. Press Start to run it.</source>
+        <translation>已排队任务 %1：将从第 %2 步继续，输出到 %3。按“开始”运行。</translation>
+    </message>
+    <message>
+        <source>No job in the queue wrote %1.</source>
+        <translation>队列中没有任务写出 %1。</translation>
+    </message>
 </context>
 <context>
     <name>cyllm::workbench::EngineHost</name>
@@ -1142,12 +1385,16 @@
         <translation>CPU（%1，%2 个线程）</translation>
     </message>
     <message>
-        <source>The chosen adapter is no longer loaded.</source>
-        <translation>所选适配器已不再加载。</translation>
-    </message>
-    <message>
         <source>Load a model first.</source>
         <translation>请先加载模型。</translation>
+    </message>
+    <message>
+        <source>Adapter %1: %2</source>
+        <translation>适配器 %1：%2</translation>
+    </message>
+    <message>
+        <source>The limit must be at least 1.</source>
+        <translation>上限至少为 1。</translation>
     </message>
 </context>
 <context>

@@ -68,7 +68,7 @@ ZH = {
     # LoRA
     "Adapter folder": "适配器文件夹", "Adapters on disk": "磁盘上的适配器", "Folder…": "文件夹…", "Rescan": "重新扫描",
     "Rank": "秩", "Alpha": "Alpha", "Base model": "基础模型", "Name": "名称", "Modified": "修改时间", "Path": "路径", "Load": "加载", "Preload": "预加载", "Export…": "导出…",
-    "Merge into base…": "合并到基础模型…", "Not available yet": "暂不可用", "Loaded in the engine": "引擎中已加载",
+    "Merge into base…": "合并到基础模型…", "Loaded in the engine": "引擎中已加载",
     "Max resident": "最多常驻数量", "Unload": "卸载", "(none: the base model only)": "（无：仅基础模型）",
     "PEFT": "PEFT", "GGUF LoRA": "GGUF LoRA",
     # metrics
@@ -127,6 +127,56 @@ ZH = {
     "The job is valid.": "任务配置有效。", "The job queue cannot be opened: %1": "无法打开任务队列：%1",
     "Step %1 of %2 · epoch %3 · loss %4 · %5 tokens/s · ETA %6 s": "第 %1/%2 步 · 第 %3 轮 · 损失 %4 · %5 词元/秒 · 预计剩余 %6 秒",
     "Job queue": "任务队列", "queued": "排队中", "running": "运行中", "paused": "已暂停", "done": "已完成", "cancelled": "已取消", "failed": "失败",
+    # training: checkpoints, GPU, cutoff
+    "Checkpoints": "检查点", "Step": "步数", "Eval loss": "评估损失", "Written": "写入时间", "Size": "大小",
+    "Notes": "备注", "Resume from here": "从此处继续",
+    "Queue a new job that continues training from this checkpoint, in a folder of its own":
+        "新建一个任务，从此检查点继续训练，输出到单独的文件夹",
+    "Use as adapter": "用作适配器",
+    "Load this checkpoint's adapter into the engine: the chat and the server can use it at once":
+        "把此检查点的适配器加载到引擎：聊天和服务器可立即使用",
+    "best eval loss": "评估损失最佳", "Select a job to see its checkpoints.": "选择一个任务以查看其检查点。",
+    "No checkpoints yet in %1.": "%1 中还没有检查点。", "Cutoff (tokens)": "截断长度（词元）",
+    "Resume from checkpoint": "从检查点继续",
+    "%1 already exists: a run from this checkpoint was queued before.": "%1 已存在：之前已从此检查点排队过训练。",
+    "Cannot create %1.": "无法创建 %1。", "Cannot copy %1.": "无法复制 %1。",
+    "Queued job %1: it continues from step %2 in %3. Press Start to run it.":
+        "已排队任务 %1：将从第 %2 步继续，输出到 %3。按“开始”运行。",
+    "No job in the queue wrote %1.": "队列中没有任务写出 %1。",
+    "GPU: none": "GPU：无", "GPU: %1 · %2% · %3 / %4 GiB": "GPU：%1 · %2% · %3 / %4 GiB",
+    "Kernels running %1% of the time; device memory busy %2%": "内核运行时间占比 %1%；显存繁忙 %2%",
+    "GPU: none (training runs on the CPU)": "GPU：无（训练在 CPU 上运行）",
+    "Load the base model first (Chat panel), then use the checkpoint.": "请先（在聊天面板）加载基础模型，再使用此检查点。",
+    "Adapter %1 is loaded: the chat uses it now, and the server serves it by that name.":
+        "适配器 %1 已加载：聊天现在使用它，服务器也以此名称提供它。",
+    # LoRA manager
+    "Register the adapter with the engine: the chat and the server can use it by name":
+        "把适配器注册到引擎：聊天和服务器可按名称使用",
+    "Register it and keep it in memory now, evicting the least recently used idle adapter":
+        "注册并立即常驻内存，必要时换出最久未用的空闲适配器",
+    "As a PEFT folder…": "导出为 PEFT 文件夹…", "As a GGUF LoRA file…": "导出为 GGUF LoRA 文件…",
+    "Write the loaded model with this adapter folded into its weights, as a new GGUF file":
+        "把此适配器合并进已加载模型的权重，写成新的 GGUF 文件",
+    "Scale": "缩放", "In memory": "在内存中", "In use": "使用中", "Source": "来源",
+    "How many file-backed adapters stay in memory; idle ones beyond this are evicted":
+        "最多常驻内存的文件适配器数量；超出的空闲适配器会被换出",
+    "Keep in memory": "常驻内存", "checkpoint": "检查点", "yes": "是", "no": "否",
+    "Load a model first": "请先加载模型", "Cannot load %1: %2": "无法加载 %1：%2",
+    "Loaded %1, with a warning: %2": "已加载 %1，但有警告：%2",
+    "Loaded %1. Chat and server requests can use it by this name.": "已加载 %1。聊天和服务器请求可按此名称使用。",
+    "Unloaded %1.": "已卸载 %1。",
+    "Load the adapter's base model first: the export checks the adapter against it.":
+        "请先加载适配器的基础模型：导出时会据此检查适配器。",
+    "Export failed: %1": "导出失败：%1", "Exported %1 to %2.": "已把 %1 导出到 %2。",
+    "Export as GGUF LoRA": "导出为 GGUF LoRA", "GGUF files (*.gguf)": "GGUF 文件 (*.gguf)",
+    "Export as PEFT: choose an empty folder": "导出为 PEFT：请选择一个空文件夹",
+    "A merge is already running.": "已有合并正在进行。",
+    "Load the base model first: the adapter is merged into it.": "请先加载基础模型：适配器会合并进它。",
+    "Unknown storage type %1.": "未知的存储类型 %1。",
+    "Storing the merged weights as %1 rounds away much of the adapter's update; use f16.":
+        "以 %1 存储合并后的权重会舍去适配器的大部分更新；请使用 f16。",
+    "Merged into %1.": "已合并到 %1。", "Merge failed: %1": "合并失败：%1", "Merging %1 into %2…": "正在把 %1 合并到 %2…",
+    "Merged model": "合并后的模型", "Adapter %1: %2": "适配器 %1：%2", "The limit must be at least 1.": "上限至少为 1。",
 }
 
 

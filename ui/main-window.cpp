@@ -14,6 +14,7 @@
 #include <QStackedWidget>
 #include <QStatusBar>
 
+#include "backend/gpu-monitor.h"
 #include "server/server-config.h"
 #include "ui/chat-panel.h"
 #include "ui/datasets-panel.h"
@@ -73,7 +74,11 @@ MainWindow::MainWindow(const QString& data_dir, QWidget* parent) : QMainWindow(p
   memory_ = new QLabel(this);
   server_state_ = new QLabel(this);
   server_state_->setObjectName(QStringLiteral("status-server"));
+  gpu_ = new QLabel(this);
+  gpu_->setObjectName(QStringLiteral("status-gpu"));
+  gpu_monitor_ = std::make_unique<GpuMonitor>();
   statusBar()->addPermanentWidget(device_);
+  statusBar()->addPermanentWidget(gpu_);
   statusBar()->addPermanentWidget(model_, 1);
   statusBar()->addPermanentWidget(memory_);
   statusBar()->addPermanentWidget(server_state_);
@@ -97,6 +102,7 @@ MainWindow::MainWindow(const QString& data_dir, QWidget* parent) : QMainWindow(p
     if (isVisible()) QMessageBox::warning(this, tr("Open model"), why);
   });
   connect(server_.get(), &workbench::ServerHost::stateChanged, this, &MainWindow::updateStatus);
+  connect(training_, &TrainingPanel::serveCheckpointRequested, this, &MainWindow::serveCheckpoint);
   status_timer_.setInterval(1000);
   connect(&status_timer_, &QTimer::timeout, this, &MainWindow::updateStatus);
   status_timer_.start();
@@ -146,6 +152,40 @@ void MainWindow::updateStatus() {
   else model_->setText(tr("Model: none"));
   memory_->setText(tr("Memory: %1 MiB").arg(workbench::EngineHost::memoryInUse() / (1024 * 1024)));
   server_state_->setText(server_->running() ? tr("Server: %1").arg(server_->url()) : tr("Server: off"));
+  // GPU utilisation (NVML), shown in the status bar and beside the training progress.
+  const auto gpus = gpu_monitor_->sample();
+  if (gpus.empty()) {
+    gpu_text_ = tr("GPU: none");
+    gpu_->setToolTip(QString::fromStdString(gpu_monitor_->unavailable_reason()));
+  } else {
+    const GpuSample& g = gpus.front();
+    gpu_text_ = tr("GPU: %1 · %2% · %3 / %4 GiB")
+                    .arg(QString::fromStdString(g.name))
+                    .arg(g.utilization_pct)
+                    .arg(double(g.memory_used) / double(1ull << 30), 0, 'f', 1)
+                    .arg(double(g.memory_total) / double(1ull << 30), 0, 'f', 0);
+    gpu_->setToolTip(tr("Kernels running %1% of the time; device memory busy %2%").arg(g.utilization_pct).arg(g.memory_busy_pct));
+  }
+  gpu_->setText(gpu_text_);
+  training_->setGpuStatus(gpus.empty() ? tr("GPU: none (training runs on the CPU)") : gpu_text_);
+}
+
+QString MainWindow::serveCheckpoint(const QString& checkpoint_dir) {
+  auto warn = [this](const QString& text) {
+    statusBar()->showMessage(text, 10000);
+    // Not exec(): generation and training keep reporting while the message is up.
+    auto* box = new QMessageBox(QMessageBox::Warning, tr("Use as adapter"), text, QMessageBox::Ok, this);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
+    return QString();
+  };
+  if (!engine_->hasModel()) return warn(tr("Load the base model first (Chat panel), then use the checkpoint."));
+  const workbench::AdapterLoad r = engine_->serveCheckpoint(checkpoint_dir);
+  if (!r.ok()) return warn(r.error);
+  chat_->selectAdapter(r.name);
+  showPanel(kChat);
+  statusBar()->showMessage(tr("Adapter %1 is loaded: the chat uses it now, and the server serves it by that name.").arg(r.name), 10000);
+  return r.name;
 }
 
 QString MainWindow::findDefaultModel() {

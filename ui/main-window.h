@@ -19,6 +19,10 @@ class EngineHost;
 class ServerHost;
 }  // namespace cyllm::workbench
 
+namespace cyllm {
+class GpuMonitor;
+}
+
 namespace cyllm::ui {
 
 class ChatPanel;
@@ -59,6 +63,11 @@ class MainWindow : public QMainWindow {
   SettingsPanel* settings() const { return settings_; }
   QListWidget* sidebar() const { return sidebar_; }
   void retranslateUi();
+  // Loads a training checkpoint's adapter into the engine and selects it in the Chat panel (what
+  // the Training panel's "Use as adapter" does); the adapter's name, or "" with a message shown.
+  QString serveCheckpoint(const QString& checkpoint_dir);
+  // "GPU: H100 · 87% · 5.1 / 80 GiB" from NVML, or why there is none.
+  QString gpuStatus() const { return gpu_text_; }
 
  protected:
   void closeEvent(QCloseEvent* e) override;
@@ -88,6 +97,9 @@ class MainWindow : public QMainWindow {
   QLabel* model_;
   QLabel* memory_;
   QLabel* server_state_;
+  QLabel* gpu_;
+  std::unique_ptr<GpuMonitor> gpu_monitor_;
+  QString gpu_text_;
   QTimer status_timer_;
   QString model_state_;  // "", "loading", "failed"
   QString device_text_;  // probed once

@@ -1,8 +1,13 @@
 #include "ui/training-panel.h"
 
+#include <iterator>
+
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDir>
 #include <QDoubleSpinBox>
+#include <QFile>
+#include <QFileInfo>
 #include <QEvent>
 #include <QFormLayout>
 #include <QGridLayout>
@@ -15,14 +20,17 @@
 #include <QMessageBox>
 #include <QPushButton>
 #include <QScrollArea>
+#include <QSignalBlocker>
 #include <QSpinBox>
 #include <QTableWidget>
 #include <QThread>
 #include <QTimer>
 #include <QVBoxLayout>
 
+#include "train/checkpoint.h"
 #include "train/job-queue.h"
 #include "train/train-config.h"
+#include "ui/checkpoint-list.h"
 #include "ui/live-chart.h"
 
 namespace cyllm::ui {
@@ -85,6 +93,9 @@ TrainingPanel::TrainingPanel(const QString& queue_path, QWidget* parent) : QWidg
   batch_->setValue(8);
   grad_accum_ = new QSpinBox(form_box_);
   grad_accum_->setRange(1, 1024);
+  cutoff_ = new QSpinBox(form_box_);
+  cutoff_->setRange(16, 1 << 20);
+  cutoff_->setValue(512);
   eval_split_ = new QDoubleSpinBox(form_box_);
   eval_split_->setRange(0, 0.5);
   eval_split_->setSingleStep(0.05);
@@ -97,8 +108,14 @@ TrainingPanel::TrainingPanel(const QString& queue_path, QWidget* parent) : QWidg
   checkpoint_every_->setRange(0, 1000000);
   priority_ = new QSpinBox(form_box_);
   priority_->setRange(-100, 100);
+  const std::pair<QWidget*, const char*> names[] = {
+      {alpha_, "alpha"}, {dropout_, "dropout"}, {lr_, "lr"}, {schedule_, "schedule"}, {epochs_, "epochs"},
+      {max_steps_, "max_steps"}, {batch_, "batch"}, {grad_accum_, "grad_accum"}, {cutoff_, "cutoff"},
+      {eval_split_, "eval_split"}, {patience_, "patience"}, {min_delta_, "min_delta"},
+      {checkpoint_every_, "checkpoint_every"}, {priority_, "priority"}};
+  for (const auto& [w, n] : names) w->setObjectName(QString::fromLatin1(n));
   QWidget* fields[] = {model_, dataset_, output_, rank_, alpha_, dropout_, targets_box_, lr_, schedule_, epochs_,
-                       max_steps_, batch_, grad_accum_, eval_split_, patience_, min_delta_, checkpoint_every_, priority_};
+                       max_steps_, batch_, grad_accum_, cutoff_, eval_split_, patience_, min_delta_, checkpoint_every_, priority_};
   for (QWidget* f : fields) form_->addRow(new QLabel(form_box_), f);
   problem_list_ = new QListWidget(form_box_);
   problem_list_->setObjectName(QStringLiteral("problems"));
@@ -120,7 +137,7 @@ TrainingPanel::TrainingPanel(const QString& queue_path, QWidget* parent) : QWidg
   jobs_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   jobs_->verticalHeader()->setVisible(false);
   jobs_->horizontalHeader()->setStretchLastSection(true);
-  jobs_->setMaximumHeight(160);
+  jobs_->setMaximumHeight(120);
   qv->addWidget(jobs_);
   auto* qb = new QHBoxLayout();
   pause_ = new QPushButton(queue_box_);
@@ -141,10 +158,16 @@ TrainingPanel::TrainingPanel(const QString& queue_path, QWidget* parent) : QWidg
   qb->addWidget(stop_);
   qv->addLayout(qb);
   rv->addWidget(queue_box_);
+  checkpoints_ = new CheckpointList(right);
+  checkpoints_->setMaximumHeight(170);
+  rv->addWidget(checkpoints_);
   progress_ = new QLabel(right);
   progress_->setObjectName(QStringLiteral("progress"));
   progress_->setWordWrap(true);
   rv->addWidget(progress_);
+  gpu_ = new QLabel(right);
+  gpu_->setObjectName(QStringLiteral("gpu"));
+  rv->addWidget(gpu_);
   loss_chart_ = new LiveChart(2, right);
   lr_chart_ = new LiveChart(2, right);
   speed_chart_ = new LiveChart(1, right);
@@ -156,7 +179,7 @@ TrainingPanel::TrainingPanel(const QString& queue_path, QWidget* parent) : QWidg
   h->addWidget(right, 3);
 
   for (QLineEdit* e : {model_, dataset_, output_}) connect(e, &QLineEdit::textChanged, this, &TrainingPanel::validate);
-  for (QSpinBox* s : {rank_, epochs_, max_steps_, batch_, grad_accum_, patience_, checkpoint_every_})
+  for (QSpinBox* s : {rank_, epochs_, max_steps_, batch_, grad_accum_, cutoff_, patience_, checkpoint_every_})
     connect(s, &QSpinBox::valueChanged, this, &TrainingPanel::validate);
   for (QDoubleSpinBox* s : {alpha_, dropout_, lr_, eval_split_, min_delta_})
     connect(s, &QDoubleSpinBox::valueChanged, this, &TrainingPanel::validate);
@@ -181,6 +204,9 @@ TrainingPanel::TrainingPanel(const QString& queue_path, QWidget* parent) : QWidg
       refreshQueue();
     }
   });
+  connect(jobs_, &QTableWidget::itemSelectionChanged, this, &TrainingPanel::showJobCheckpoints);
+  connect(checkpoints_, &CheckpointList::resumeRequested, this, &TrainingPanel::resumeFromCheckpoint);
+  connect(checkpoints_, &CheckpointList::serveRequested, this, &TrainingPanel::serveCheckpointRequested);
   connect(start_, &QPushButton::clicked, this, &TrainingPanel::startRunner);
   connect(stop_, &QPushButton::clicked, this, &TrainingPanel::stopRunner);
   retranslateUi();
@@ -315,6 +341,12 @@ void TrainingPanel::drainInbox() {
       progress_->setText(tr("Resumed from the checkpoint at step %1.").arg(e.step));
     } else if (e.kind == train::TrainEvent::Kind::kStep || e.kind == train::TrainEvent::Kind::kEval) {
       addProgress(e);
+    } else if (e.kind == train::TrainEvent::Kind::kCheckpoint) {
+      // message: <output_dir>/checkpoints/ckpt-N. Shown unless another job's run is selected.
+      QDir run(QString::fromStdString(e.message));
+      run.cdUp();
+      run.cdUp();
+      if (selectedJob() == 0 || checkpoints_->run() == run.path()) checkpoints_->setRun(run.path());
     }
   }
   if (changes) refreshQueue();
@@ -326,13 +358,14 @@ void TrainingPanel::updateButtons() {
 }
 
 void TrainingPanel::retranslateUi() {
+  checkpoints_->retranslateUi();
   form_box_->setTitle(tr("New training job"));
   const QString labels[] = {tr("Model (GGUF)"), tr("Dataset"), tr("Output folder"), tr("LoRA rank"), tr("LoRA alpha"),
                             tr("LoRA dropout"), tr("Targets"), tr("Learning rate"), tr("Schedule"), tr("Epochs"),
-                            tr("Max steps"), tr("Batch size"), tr("Gradient accumulation"), tr("Eval split"),
+                            tr("Max steps"), tr("Batch size"), tr("Gradient accumulation"), tr("Cutoff (tokens)"), tr("Eval split"),
                             tr("Early-stopping patience"), tr("Min. improvement"), tr("Checkpoint every (steps)"),
                             tr("Priority")};
-  for (int i = 0; i < 18; ++i)
+  for (int i = 0; i < int(std::size(labels)); ++i)
     if (auto* l = qobject_cast<QLabel*>(form_->itemAt(i, QFormLayout::LabelRole)->widget())) l->setText(labels[i]);
   max_steps_->setSpecialValueText(tr("from epochs"));
   patience_->setSpecialValueText(tr("off"));
@@ -385,6 +418,7 @@ nlohmann::json TrainingPanel::configJson() const {
                 {"max_steps", max_steps_->value()},
                 {"batch_size", batch_->value()},
                 {"grad_accum", grad_accum_->value()}};
+  j["max_seq_len"] = cutoff_->value();
   if (eval_split_->value() > 0) j["eval"] = {{"split", eval_split_->value()}};
   if (patience_->value() > 0) j["early_stopping"] = {{"patience", patience_->value()}, {"min_delta", min_delta_->value()}};
   if (checkpoint_every_->value() > 0) j["checkpoint"] = {{"every", checkpoint_every_->value()}};
@@ -431,6 +465,8 @@ qint64 TrainingPanel::selectedJob() const {
 }
 
 void TrainingPanel::refreshQueue() {
+  const qint64 keep = selectedJob();
+  const QSignalBlocker block(jobs_);  // the selection is put back below
   jobs_->setRowCount(0);
   if (!queue_) return;
   auto list = queue_->list();
@@ -441,7 +477,56 @@ void TrainingPanel::refreshQueue() {
     const QString cells[] = {QString::number(j.id), QString::number(j.priority), stateName(static_cast<int>(j.state)),
                              QString::fromStdString(j.message)};
     for (int c = 0; c < 4; ++c) jobs_->setItem(r, c, new QTableWidgetItem(cells[c]));
+    if (j.id == keep) jobs_->selectRow(r);
   }
+}
+
+void TrainingPanel::showJobCheckpoints() {
+  const qint64 id = selectedJob();
+  if (!id || !queue_) return;
+  auto job = queue_->get(id);
+  if (!job) return;
+  const auto cfg = nlohmann::json::parse(job->config, nullptr, false);
+  checkpoints_->setRun(cfg.is_object() ? QString::fromStdString(cfg.value("output_dir", std::string())) : QString());
+}
+
+void TrainingPanel::setGpuStatus(const QString& text) { gpu_->setText(text); }
+
+qint64 TrainingPanel::resumeFromCheckpoint(const QString& checkpoint_dir) {
+  auto fail = [this](const QString& why) {
+    progress_->setText(why);
+    // Not exec(): the runner's events keep flowing while the message is up.
+    auto* box = new QMessageBox(QMessageBox::Warning, tr("Resume from checkpoint"), why, QMessageBox::Ok, this);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
+    return qint64{0};
+  };
+  if (!queue_) return fail(queue_error_);
+  auto ck = CheckpointStore(QFileInfo(checkpoint_dir).absolutePath().toStdString()).load(checkpoint_dir.toStdString());
+  if (!ck) return fail(QString::fromStdString(ck.error().to_string()));
+  // The job that wrote it: the one whose output_dir holds this checkpoints/ folder.
+  QDir run(checkpoint_dir);
+  run.cdUp();
+  run.cdUp();
+  auto jobs = queue_->list();
+  if (!jobs) return fail(QString::fromStdString(jobs.error().to_string()));
+  for (const auto& j : *jobs) {
+    auto cfg = nlohmann::json::parse(j.config, nullptr, false);
+    if (!cfg.is_object() || QDir(QString::fromStdString(cfg.value("output_dir", std::string()))) != run) continue;
+    const QString branch = run.path() + QStringLiteral("-from-step%1").arg(ck->state.step);
+    const QDir dest(QDir(branch).filePath(QStringLiteral("checkpoints/") + QFileInfo(checkpoint_dir).fileName()));
+    if (QFileInfo::exists(branch)) return fail(tr("%1 already exists: a run from this checkpoint was queued before.").arg(branch));
+    if (!QDir().mkpath(dest.path())) return fail(tr("Cannot create %1.").arg(dest.path()));
+    for (const QFileInfo& f : QDir(checkpoint_dir).entryInfoList(QDir::Files))
+      if (!QFile::copy(f.absoluteFilePath(), dest.filePath(f.fileName()))) return fail(tr("Cannot copy %1.").arg(f.absoluteFilePath()));
+    cfg["output_dir"] = branch.toStdString();
+    auto id = queue_->submit(cfg.dump(), j.priority, j.name.empty() ? std::string() : j.name + "-from-step" + std::to_string(ck->state.step));
+    if (!id) return fail(QString::fromStdString(id.error().to_string()));
+    refreshQueue();
+    progress_->setText(tr("Queued job %1: it continues from step %2 in %3. Press Start to run it.").arg(*id).arg(ck->state.step).arg(branch));
+    return *id;
+  }
+  return fail(tr("No job in the queue wrote %1.").arg(checkpoint_dir));
 }
 
 void TrainingPanel::addProgress(const train::TrainEvent& e) {

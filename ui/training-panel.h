@@ -12,7 +12,11 @@
 // window, the destructor) sets the runner's stop flag and joins the thread: the running job stops
 // the same way and goes back to the queue, to resume from its checkpoint on the next Start.
 //
-// TODO: the checkpoint list (step, loss, eval loss; resume / serve as adapter) from CheckpointStore.
+// Checkpoints (checkpoint-list.h): the selected job's run, refreshed as the trainer writes them.
+// "Resume from here" queues a new job with the same settings whose output_dir is
+// "<output_dir>-from-step<N>", holding a copy of that checkpoint, so the trainer continues from it
+// there and the original run stays as it was; "Use as adapter" is passed on as
+// serveCheckpointRequested (the main window loads it into the engine).
 #pragma once
 
 #include <atomic>
@@ -44,6 +48,7 @@ class JobQueue;
 
 namespace cyllm::ui {
 
+class CheckpointList;
 class LiveChart;
 
 class TrainingPanel : public QWidget {
@@ -76,9 +81,15 @@ class TrainingPanel : public QWidget {
   void setTrainerFactory(train::TrainerFactory f) { factory_ = std::move(f); }
   // The step the current run resumed from (0: started fresh).
   qint64 resumedFrom() const { return resumed_from_; }
+  CheckpointList* checkpoints() const { return checkpoints_; }
+  // The GPU line shown under the progress (the main window samples NVML once a second).
+  void setGpuStatus(const QString& text);
+  // Queues a job continuing from this checkpoint (see above); its id, or 0 with a message shown.
+  qint64 resumeFromCheckpoint(const QString& checkpoint_dir);
 
  signals:
   void runnerFinished();
+  void serveCheckpointRequested(const QString& checkpoint_dir);
 
  protected:
   void changeEvent(QEvent* e) override;
@@ -90,6 +101,7 @@ class TrainingPanel : public QWidget {
   void drainInbox();                     // GUI thread: the worker's batched events
   void runnerDone(int generation);
   void updateButtons();
+  void showJobCheckpoints();  // the selected job's run in the checkpoint list
 
   // What the worker thread hands to the GUI thread.
   struct Inbox {
@@ -121,6 +133,7 @@ class TrainingPanel : public QWidget {
   QSpinBox* max_steps_;
   QSpinBox* batch_;
   QSpinBox* grad_accum_;
+  QSpinBox* cutoff_;  // max_seq_len: longer rows are truncated
   QDoubleSpinBox* eval_split_;
   QSpinBox* patience_;
   QDoubleSpinBox* min_delta_;
@@ -137,6 +150,8 @@ class TrainingPanel : public QWidget {
   LiveChart* lr_chart_;
   LiveChart* speed_chart_;
   QLabel* progress_;
+  QLabel* gpu_;
+  CheckpointList* checkpoints_;
   QPushButton* start_;
   QPushButton* stop_;
 

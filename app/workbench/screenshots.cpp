@@ -20,7 +20,8 @@
 #include <QThread>
 #include <QTimer>
 
-#include "model/gguf-file-writer.h"
+#include "model/adapter-io.h"
+#include "train/checkpoint.h"
 #include "ui/chat-panel.h"
 #include "ui/datasets-panel.h"
 #include "ui/live-chart.h"
@@ -166,24 +167,45 @@ int runScreenshots(const QString& dir, const QString& model_path, const QString&
     w.training()->addProgress(e);
   }
 
-  // LoRA: a folder with one PEFT adapter and one GGUF LoRA file.
-  const QString adapters = tmp.filePath(QStringLiteral("adapters"));
-  QDir().mkpath(adapters + QStringLiteral("/support-bot-r16"));
-  writeFile(adapters + QStringLiteral("/support-bot-r16/adapter_config.json"),
-            R"({"r": 16, "lora_alpha": 32, "base_model_name_or_path": "HuggingFaceTB/SmolLM2-135M-Instruct"})");
+  // Training's checkpoint list: the demo run's checkpoints (as the trainer writes them).
   {
-    GgufFileWriter g;  // a small but real GGUF LoRA (one adapted projection, B = 0)
-    g.add_string("general.type", "adapter");
-    g.add_string("adapter.type", "lora");
-    g.add_string("general.architecture", "llama");
-    g.add_f32("adapter.lora.alpha", 16);
-    g.add_string("cyllm.base_model", "SmolLM2-135M-Instruct");
-    if (!g.add_tensor("blk.0.attn_q.weight.lora_a", {576, 8}, std::vector<float>(576 * 8, 0.01f)) ||
-        !g.add_tensor("blk.0.attn_q.weight.lora_b", {8, 576}, std::vector<float>(8 * 576, 0.0f)) ||
-        !g.write((adapters + QStringLiteral("/identity-r8.gguf")).toStdString()))
-      std::fprintf(stderr, "cyllm-workbench: could not write the demo GGUF LoRA\n");
+    CheckpointStore store(QDir(out).filePath(QStringLiteral("checkpoints")).toStdString());
+    for (int s = 100; s <= 300; s += 100) {
+      CheckpointState st;
+      st.step = s;
+      st.epoch = s / 300;
+      st.loss = 0.55 + 1.9 * std::exp(-s / 60.0);
+      st.eval_loss = 0.62 + 1.8 * std::exp(-s / 65.0) + (s == 300 ? 0.02 : 0.0);
+      if (!store.write(st, {{"adapter.bin", std::string(4096, '\0')}, {"optimizer.bin", std::string(8192, '\0')}}))
+        std::fprintf(stderr, "cyllm-workbench: could not write a demo checkpoint\n");
+    }
+    if (auto* jobs = w.training()->findChild<QTableWidget*>(QStringLiteral("jobs")); jobs && jobs->rowCount() > 0) jobs->selectRow(0);
   }
-  w.lora()->setFolder(adapters);
+
+  // LoRA: a folder with PEFT adapters and a GGUF LoRA file; with a model, real adapters for it
+  // (one recorded with another chat template, so its provenance warning shows), two of them loaded.
+  const QString adapters = tmp.filePath(QStringLiteral("adapters"));
+  if (have_model) {
+    const ModelConfig& c = w.engine()->model()->config();
+    AdapterMeta meta;
+    meta.arch = c.arch;
+    meta.base_model = "HuggingFaceTB/SmolLM2-135M-Instruct";
+    AdapterMeta other = meta;
+    other.provenance = make_adapter_provenance("{% for m in messages %}{{ m.content }}{% endfor %}", 0, std::string("<|endoftext|>"));
+    const bool ok = save_peft_adapter((adapters + QStringLiteral("/support-bot-r16")).toStdString(), LoraAdapter::random(c, 16, 32.0f, 1), meta, c) &&
+                    save_peft_adapter((adapters + QStringLiteral("/sql-helper-r8")).toStdString(), LoraAdapter::random(c, 8, 16.0f, 2), other, c) &&
+                    save_gguf_adapter((adapters + QStringLiteral("/identity-r8.gguf")).toStdString(), LoraAdapter::random(c, 8, 16.0f, 3), meta, c);
+    if (!ok) std::fprintf(stderr, "cyllm-workbench: could not write the demo adapters\n");
+    w.lora()->setFolder(adapters);
+    w.lora()->loadAdapter(adapters + QStringLiteral("/support-bot-r16"), true);
+    w.lora()->loadAdapter(adapters + QStringLiteral("/sql-helper-r8"), false);
+  } else {
+    QDir().mkpath(adapters + QStringLiteral("/support-bot-r16"));
+    writeFile(adapters + QStringLiteral("/support-bot-r16/adapter_config.json"),
+              R"({"r": 16, "lora_alpha": 32, "base_model_name_or_path": "HuggingFaceTB/SmolLM2-135M-Instruct"})");
+    w.lora()->setFolder(adapters);
+  }
+  if (auto* t = w.lora()->findChild<QTableWidget*>(QStringLiteral("adapters")); t && t->rowCount() > 0) t->selectRow(0);
 
   // Metrics: one minute of a steady load, as the panel samples it.
   w.metrics()->setSampling(false);

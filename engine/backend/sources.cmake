@@ -34,6 +34,7 @@ target_sources(cyllm_engine PRIVATE
   backend/cpu-attention.cpp
   backend/cpu-matmul.cpp
   backend/device.cpp
+  backend/gpu-monitor.cpp
 )
 # Attention: fused multiply-add in the AVX2/AVX-512 clones (one clone is used for every call, so
 # results stay independent of batch composition).

@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -115,7 +116,11 @@ Result<std::string> CheckpointStore::write(const CheckpointState& state, const s
   return final_dir.string();
 }
 
-Result<Checkpoint> CheckpointStore::load(const std::string& dir) const {
+namespace {
+
+// Parses dir/manifest.json into c->state; checks every blob's size, and with `verify` also reads
+// the blob into c->blobs and checks its CRC-32. Adds the blob sizes to *bytes.
+Status read_checkpoint(const std::string& dir, bool verify, Checkpoint* c, uint64_t* bytes) {
   auto bad = [&](const std::string& why) {
     return make_error(ErrorCode::kMalformedFile, "checkpoint " + dir + " is not usable: " + why,
                       "It was probably interrupted while being written; an older checkpoint will be used.");
@@ -126,27 +131,69 @@ Result<Checkpoint> CheckpointStore::load(const std::string& dir) const {
   if (m.is_discarded() || !m.is_object() || m.value("format", "") != "cyllm-checkpoint-1" || !m.contains("state") ||
       !m.contains("blobs") || !m["blobs"].is_object())
     return bad("the manifest does not parse");
-  Checkpoint c;
-  c.dir = dir;
+  c->dir = dir;
   try {
     const auto& s = m["state"];
-    c.state.step = s.at("step").get<int64_t>();
-    c.state.epoch = s.at("epoch").get<int64_t>();
-    c.state.data_position = s.at("data_position").get<int64_t>();
-    c.state.loss = s.at("loss").get<double>();
-    if (!s.at("eval_loss").is_null()) c.state.eval_loss = s.at("eval_loss").get<double>();
-    c.state.metadata = s.at("metadata");
+    c->state.step = s.at("step").get<int64_t>();
+    c->state.epoch = s.at("epoch").get<int64_t>();
+    c->state.data_position = s.at("data_position").get<int64_t>();
+    c->state.loss = s.at("loss").get<double>();
+    if (!s.at("eval_loss").is_null()) c->state.eval_loss = s.at("eval_loss").get<double>();
+    c->state.metadata = s.at("metadata");
     for (auto it = m["blobs"].begin(); it != m["blobs"].end(); ++it) {
-      auto data = read_file(fs::path(dir) / it.key());
+      const fs::path blob = fs::path(dir) / it.key();
+      const auto size = it->at("size").get<size_t>();
+      if (bytes) *bytes += size;
+      if (!verify) {
+        std::error_code ec;
+        const auto on_disk = fs::file_size(blob, ec);
+        if (ec) return bad("blob " + it.key() + " is missing");
+        if (on_disk != size) return bad("blob " + it.key() + " has the wrong size");
+        continue;
+      }
+      auto data = read_file(blob);
       if (!data) return bad("blob " + it.key() + " is missing");
-      if (data->size() != it->at("size").get<size_t>()) return bad("blob " + it.key() + " has the wrong size");
+      if (data->size() != size) return bad("blob " + it.key() + " has the wrong size");
       if (crc(*data) != it->at("crc32").get<uint32_t>()) return bad("blob " + it.key() + " fails its checksum");
-      c.blobs[it.key()] = std::move(*data);
+      c->blobs[it.key()] = std::move(*data);
     }
   } catch (const nlohmann::json::exception& e) {
     return bad(std::string("the manifest is incomplete (") + e.what() + ")");
   }
+  return {};
+}
+
+}  // namespace
+
+Result<Checkpoint> CheckpointStore::load(const std::string& dir) const {
+  Checkpoint c;
+  if (auto st = read_checkpoint(dir, /*verify=*/true, &c, nullptr); !st) return st.error();
   return c;
+}
+
+std::vector<CheckpointSummary> CheckpointStore::list() const {
+  std::vector<CheckpointSummary> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root_, ec)) {
+    int64_t step = 0;
+    if (!e.is_directory() || !is_checkpoint_name(e.path().filename().string(), &step)) continue;
+    CheckpointSummary row;
+    Checkpoint c;
+    if (auto st = read_checkpoint(e.path().string(), /*verify=*/false, &c, &row.bytes); !st) {
+      row.problem = st.error().message;
+      c.state.step = step;
+    }
+    row.dir = e.path().string();
+    row.state = std::move(c.state);
+    const auto t = fs::last_write_time(e.path() / "manifest.json", ec);
+    if (!ec)
+      row.written_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::file_clock::to_sys(t).time_since_epoch())
+                                .count();
+    out.push_back(std::move(row));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.state.step < b.state.step; });
+  return out;
 }
 
 Result<std::optional<Checkpoint>> CheckpointStore::find_latest(std::vector<std::string>* warnings) const {

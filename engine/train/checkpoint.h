@@ -37,6 +37,16 @@ struct Checkpoint {
   std::map<std::string, std::string> blobs;  // name -> bytes
 };
 
+// One row of a checkpoint listing: read from the manifest, blob sizes checked (not their
+// checksums, which load() verifies when the checkpoint is used).
+struct CheckpointSummary {
+  std::string dir;
+  CheckpointState state;
+  uint64_t bytes = 0;          // sum of the blob sizes
+  int64_t written_unix_ms = 0; // the manifest's modification time
+  std::string problem;         // "" when it looks intact; otherwise why it cannot be used
+};
+
 class CheckpointStore {
  public:
   explicit CheckpointStore(std::string root) : root_(std::move(root)) {}
@@ -46,6 +56,8 @@ class CheckpointStore {
   Result<std::optional<Checkpoint>> find_latest(std::vector<std::string>* warnings = nullptr) const;
   // Verifies and loads one checkpoint directory.
   Result<Checkpoint> load(const std::string& dir) const;
+  // Every ckpt-* directory under the root, oldest step first (broken ones too, with their problem).
+  std::vector<CheckpointSummary> list() const;
   // Deletes all but the newest `keep_last` intact checkpoints and the one with the best eval loss;
   // also removes leftover temporary directories. Returns the number removed.
   Result<int> cleanup(int keep_last) const;

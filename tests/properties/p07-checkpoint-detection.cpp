@@ -28,7 +28,7 @@ RC_GTEST_PROP(P07CheckpointDetection, LatestIntactIsFoundAndRestoredExactly, ())
   const std::string root = temp_root();
   CheckpointStore store(root);
   const int n = *rc::gen::inRange(1, 7);
-  struct Written { CheckpointState st; std::map<std::string, std::string> blobs; bool damaged; std::string dir; };
+  struct Written { CheckpointState st; std::map<std::string, std::string> blobs; bool damaged; std::string dir; int damage = 0; };
   std::vector<Written> ws;
   int64_t step = 0;
   for (int i = 0; i < n; ++i) {
@@ -48,6 +48,7 @@ RC_GTEST_PROP(P07CheckpointDetection, LatestIntactIsFoundAndRestoredExactly, ())
     w.dir = *dir;
     w.damaged = false;
     const int damage = *rc::gen::inRange(0, 7);  // 0..1: intact; 2..6: one kind of damage
+    w.damage = damage;
     if (damage >= 2) {
       w.damaged = true;
       const fs::path d = w.dir;
@@ -99,6 +100,22 @@ RC_GTEST_PROP(P07CheckpointDetection, LatestIntactIsFoundAndRestoredExactly, ())
     RC_ASSERT(c.blobs == expect->blobs);
   }
   RC_ASSERT(warnings.size() == skipped);
+  // The listing (what the Training panel shows) has every published checkpoint in step order, the
+  // temporary directory left out; sizes and manifests are checked, checksums are not (a flipped
+  // byte, damage 3, is only found by load()).
+  const auto rows = store.list();
+  RC_ASSERT(rows.size() == ws.size());
+  for (size_t i = 0; i < ws.size(); ++i) {
+    RC_ASSERT(rows[i].state.step == ws[i].st.step);
+    RC_ASSERT(rows[i].dir == ws[i].dir);
+    const bool flagged = !rows[i].problem.empty();
+    RC_ASSERT(flagged == (ws[i].damage >= 2 && ws[i].damage != 3));
+    if (!flagged) {
+      RC_ASSERT(rows[i].state.loss == ws[i].st.loss);
+      RC_ASSERT(rows[i].state.eval_loss == ws[i].st.eval_loss);
+      RC_ASSERT(rows[i].written_unix_ms > 0);
+    }
+  }
   fs::remove_all(root);
 }
 

@@ -11,6 +11,7 @@
 #include <QTableWidget>
 #include <QTest>
 
+#include "ui-http.h"
 #include "ui-test-env.h"
 #include "ui/main-window.h"
 #include "ui/server-panel.h"
@@ -19,27 +20,8 @@
 
 using namespace cyllm;
 
-namespace {
-struct Reply {
-  int status = 0;
-  QNetworkReply::NetworkError error = QNetworkReply::NoError;
-  QByteArray body;
-};
-
-Reply request(QNetworkAccessManager& net, const QString& url, const QByteArray& post = {}, const QString& key = {}) {
-  QNetworkRequest r{QUrl(url)};
-  r.setHeader(QNetworkRequest::ContentTypeHeader, QStringLiteral("application/json"));
-  if (!key.isEmpty()) r.setRawHeader("Authorization", "Bearer " + key.toUtf8());
-  QNetworkReply* rep = post.isEmpty() ? net.get(r) : net.post(r, post);
-  test::waitUntil([&] { return rep->isFinished(); }, 60000);
-  Reply out;
-  out.status = rep->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-  out.error = rep->error();
-  out.body = rep->readAll();
-  rep->deleteLater();
-  return out;
-}
-}  // namespace
+using test::Reply;
+using test::request;
 
 class ServerTest : public QObject {
   Q_OBJECT

@@ -5,6 +5,7 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QFileInfo>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QTableWidget>
@@ -17,9 +18,11 @@
 #include "train/job-queue.h"
 #include "train/trainer.h"
 #include "ui-test-env.h"
+#include "ui/checkpoint-list.h"
 #include "ui/live-chart.h"
 #include "ui/main-window.h"
 #include "ui/training-panel.h"
+#include "workbench/engine-host.h"
 
 using namespace cyllm;
 
@@ -60,7 +63,7 @@ class TrainRunTest : public QObject {
   QString queuePath() const { return QDir(env_.dataDir()).filePath(QStringLiteral("jobs.sqlite")); }
 
   // Queues a job whose model and dataset files only have to exist (the tiny trainer ignores them).
-  qint64 submit(const QString& out, int steps) {
+  qint64 submit(const QString& out, int steps, int checkpoint_every = 0) {
     for (const char* f : {"model.gguf", "data.jsonl"}) {
       QFile file(env_.path(QString::fromLatin1(f)));
       if (!file.open(QIODevice::WriteOnly)) return 0;
@@ -72,6 +75,7 @@ class TrainRunTest : public QObject {
                         {"threads", 1},
                         {"lora", {{"rank", 4}, {"alpha", 8}}},
                         {"optim", {{"lr", 1e-2}, {"batch_size", 2}, {"max_steps", steps}}}};
+    if (checkpoint_every > 0) j["checkpoint"] = {{"every", checkpoint_every}};
     auto q = JobQueue::open(queuePath().toStdString());
     if (!q) return 0;
     auto id = (*q)->submit(j.dump(), 0);
@@ -172,6 +176,62 @@ class TrainRunTest : public QObject {
       if (jobs->item(r, 0)->text().toLongLong() == id) jobs->selectRow(r);
     QTest::mouseClick(t->findChild<QPushButton*>(QStringLiteral("resume")), Qt::LeftButton);
     QCOMPARE(stateOf(id, queuePath()), JobState::kQueued);
+    QTest::mouseClick(t->findChild<QPushButton*>(QStringLiteral("pause")), Qt::LeftButton);  // out of the next test's way
+    QCOMPARE(stateOf(id, queuePath()), JobState::kPaused);
+  }
+
+  void checkpointListResumesAndServes() {
+    ui::MainWindow w(env_.dataDir());
+    ui::TrainingPanel* t = w.training();
+    const qint64 id = submit(QStringLiteral("out-ck"), 6, 2);
+    QVERIFY(id > 0);
+    t->refreshQueue();
+    t->setTrainerFactory(tinyTrainer);
+    QSignalSpy finished(t, &ui::TrainingPanel::runnerFinished);
+    QVERIFY(t->startRunner());
+    QVERIFY(test::waitUntil([&] { return finished.count() == 1; }, 60000));
+    QCOMPARE(stateOf(id, queuePath()), JobState::kDone);
+    // The job's run: checkpoints at steps 2, 4 and 6, newest first, with their losses.
+    auto* jobs = t->findChild<QTableWidget*>(QStringLiteral("jobs"));
+    for (int r = 0; r < jobs->rowCount(); ++r)
+      if (jobs->item(r, 0)->text().toLongLong() == id) jobs->selectRow(r);
+    ui::CheckpointList* ck = t->checkpoints();
+    QCOMPARE(ck->run(), env_.path(QStringLiteral("out-ck")));
+    QCOMPARE(ck->count(), 3);
+    auto* table = ck->findChild<QTableWidget*>(QStringLiteral("checkpoints"));
+    QCOMPARE(table->item(0, 0)->text(), QStringLiteral("6"));
+    QCOMPARE(table->item(2, 0)->text(), QStringLiteral("2"));
+    QVERIFY(table->item(1, 1)->text().toDouble() > 0);
+    auto* resume = ck->findChild<QPushButton*>(QStringLiteral("resume_from"));
+    auto* serve = ck->findChild<QPushButton*>(QStringLiteral("serve_checkpoint"));
+    QVERIFY(!resume->isEnabled());  // nothing selected yet
+    QVERIFY(ck->selectStep(4));
+    QVERIFY(resume->isEnabled());
+
+    // "Use as adapter" hands the checkpoint on (the main window loads it; see ui-new-user-test);
+    // with no model loaded here it says so and nothing is registered.
+    QSignalSpy served(t, &ui::TrainingPanel::serveCheckpointRequested);
+    QTest::mouseClick(serve, Qt::LeftButton);
+    QCOMPARE(served.count(), 1);
+    const QString ck4 = served.at(0).at(0).toString();
+    QVERIFY(ck4.endsWith(QStringLiteral("ckpt-0000000004")));
+    QVERIFY(w.engine()->adapters().isEmpty());
+
+    // "Resume from here": a new job in its own folder continues from step 4 to 6; the original
+    // run keeps its checkpoints.
+    QTest::mouseClick(resume, Qt::LeftButton);
+    const QString branch = env_.path(QStringLiteral("out-ck-from-step4"));
+    QVERIFY(QFileInfo::exists(branch + QStringLiteral("/checkpoints/ckpt-0000000004/manifest.json")));
+    qint64 id2 = 0;
+    for (int r = 0; r < jobs->rowCount(); ++r) id2 = std::max(id2, jobs->item(r, 0)->text().toLongLong());
+    QVERIFY(id2 > id);
+    QCOMPARE(stateOf(id2, queuePath()), JobState::kQueued);
+    QVERIFY(t->startRunner());
+    QVERIFY(test::waitUntil([&] { return finished.count() == 2; }, 60000));
+    QCOMPARE(t->resumedFrom(), qint64(4));
+    QCOMPARE(stateOf(id2, queuePath()), JobState::kDone);
+    QCOMPARE(CheckpointStore(branch.toStdString() + "/checkpoints").list().back().state.step, int64_t(6));
+    QCOMPARE(CheckpointStore(env_.path(QStringLiteral("out-ck/checkpoints")).toStdString()).list().size(), size_t(3));
   }
 };
 
