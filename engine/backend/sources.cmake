@@ -33,12 +33,16 @@ target_sources(cyllm_engine PRIVATE
   backend/cpu-ops.cpp
   backend/cpu-attention.cpp
   backend/cpu-matmul.cpp
+  backend/cpu-lora.cpp
+  backend/cpu-lora-avx512.cpp
   backend/device.cpp
   backend/gpu-monitor.cpp
 )
 # Attention: fused multiply-add in the AVX2/AVX-512 clones (one clone is used for every call, so
 # results stay independent of batch composition).
 set_source_files_properties(backend/cpu-attention.cpp PROPERTIES COMPILE_OPTIONS "-ffp-contract=fast")
+# Batched LoRA kernels (cpu-lora.h): the AVX-512 file is only called when the active ISA is AVX-512.
+set_source_files_properties(backend/cpu-lora-avx512.cpp PROPERTIES COMPILE_OPTIONS "${_cyllm_avx512}")
 
 # The CUDA forward pass (plain C++ over kernels/cuda-ops.h), only when the kernels are built.
 if(CYLLM_HAVE_CUDA)

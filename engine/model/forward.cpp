@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "backend/cpu-attention.h"
+#include "backend/cpu-lora.h"
 #include "backend/cpu-matmul.h"
 #include "backend/cpu-ops.h"
 #include "backend/quant.h"
@@ -167,11 +168,13 @@ void ForwardPass::run(std::span<const SeqBatch> batch, KvStorage& kv) {
   bool any_lora = false;
   for (const auto& sq : batch) any_lora = any_lora || sq.lora != nullptr;
   // LoRA deltas for the rows of sequences that carry an adapter: y += scale * B (A x). Grouped
-  // (segmented) by adapter: rows are bucketed by their adapter, then (1) each row's scale * A x
-  // (A is small and stays in cache across a thread's rows), and (2) per (adapter, block of output
-  // rows of B), every row of that adapter's bucket — so each adapter's B is read from memory once
-  // per step however many sequences use it, and requests are never run per adapter. A row's
-  // arithmetic is the same as alone (Property 12): it never depends on the other rows.
+  // (segmented) by adapter: rows are bucketed by their adapter, then for every (adapter, target)
+  // segment of the products that share one input (q, k, v; gate, up): (1) the segment's rows'
+  // scale * A x as a small GEMM (cpu::lora_shrink, split by tiles of rows), then (2) per block of
+  // output rows of B, every row of the bucket (cpu::lora_expand) — so each adapter's A and B are
+  // read from memory once per step however many sequences use them, and requests are never run
+  // per adapter. A row's arithmetic is the same as alone (Property 12): the kernels never let it
+  // depend on the other rows.
   struct LoraGroup {
     const LoraAdapter* ad;
     std::vector<int> rows;
@@ -186,60 +189,77 @@ void ForwardPass::run(std::span<const SeqBatch> batch, KvStorage& kv) {
       g->rows.push_back(t);
     }
   }
+  struct LoraOut {
+    LoraTarget target;
+    float* out;
+    int n_out;
+  };
+  struct LoraSeg {
+    const LoraMatrix* m;
+    float scale;
+    const std::vector<int>* rows;
+    float* out;
+    int n_out;
+    size_t tmp;  // offset of this segment's [rows][rank] in lora_tmp
+  };
+  std::vector<LoraSeg> lora_segs;
+  std::vector<std::pair<int, int>> lora_items;  // (segment, first row or first output)
   std::vector<float> lora_tmp;
-  auto lora = [&](int layer, LoraTarget target, const float* in, int n_in, float* out, int n_out) {
+  auto lora = [&](int layer, const float* in, int n_in, std::initializer_list<LoraOut> outs) {
     if (lora_groups.empty()) return;
-    struct Seg {
-      const LoraMatrix* m;
-      float scale;
-      const std::vector<int>* rows;
-    };
-    std::vector<Seg> segs;
-    int max_rank = 0;
-    for (const LoraGroup& g : lora_groups) {
-      if (static_cast<size_t>(layer) >= g.ad->layers.size()) continue;
-      const LoraMatrix& m = g.ad->layers[static_cast<size_t>(layer)][static_cast<size_t>(target)];
-      if (!m.present() || m.in != n_in || m.out != n_out) continue;
-      segs.push_back({&m, g.ad->scale, &g.rows});
-      max_rank = std::max(max_rank, m.rank);
-    }
-    if (segs.empty()) return;
-    lora_tmp.assign(static_cast<size_t>(T) * max_rank, 0.0f);
-    // (1) tmp[t] = scale * A x_t for every adapted row.
-    std::vector<std::pair<int, int>> items;  // (segment, row)
-    for (int k = 0; k < static_cast<int>(segs.size()); ++k)
-      for (int t : *segs[static_cast<size_t>(k)].rows) items.emplace_back(k, t);
-    pool_.parallel_for(static_cast<int64_t>(items.size()), 1, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        const auto [k, t] = items[static_cast<size_t>(i)];
-        const LoraMatrix& m = *segs[static_cast<size_t>(k)].m;
-        const float* x = in + static_cast<size_t>(t) * n_in;
-        float* tmp = lora_tmp.data() + static_cast<size_t>(t) * max_rank;
-        for (int r = 0; r < m.rank; ++r) tmp[r] = cpu::dot_f32(m.a.data() + static_cast<size_t>(r) * m.in, x, m.in);
-        for (int r = 0; r < m.rank; ++r) tmp[r] *= segs[static_cast<size_t>(k)].scale;
+    lora_segs.clear();
+    size_t tmp_size = 0;
+    for (const LoraOut& o : outs)
+      for (const LoraGroup& g : lora_groups) {
+        if (static_cast<size_t>(layer) >= g.ad->layers.size()) continue;
+        const LoraMatrix& m = g.ad->layers[static_cast<size_t>(layer)][static_cast<size_t>(o.target)];
+        if (!m.present() || m.in != n_in || m.out != o.n_out) continue;
+        lora_segs.push_back({&m, g.ad->scale, &g.rows, o.out, o.n_out, tmp_size});
+        tmp_size += g.rows.size() * static_cast<size_t>(m.rank);
+      }
+    if (lora_segs.empty()) return;
+    lora_tmp.resize(tmp_size);
+    // Work items are handed out in a few contiguous runs per thread, so that each item can tell
+    // the kernel which weights its thread reads next (prefetched while the item ends).
+    const int64_t runs = 2 * static_cast<int64_t>(pool_.size());
+    auto grain = [&](size_t n) { return std::max<int64_t>(1, (static_cast<int64_t>(n) + runs - 1) / runs); };
+    // (1) tmp = scale * A x for every adapted row, in items of up to kRows rows of one segment.
+    constexpr int kRows = 16;
+    lora_items.clear();
+    for (int k = 0; k < static_cast<int>(lora_segs.size()); ++k)
+      for (int i = 0; i < static_cast<int>(lora_segs[static_cast<size_t>(k)].rows->size()); i += kRows) lora_items.emplace_back(k, i);
+    pool_.parallel_for(static_cast<int64_t>(lora_items.size()), grain(lora_items.size()), [&](int64_t b, int64_t e) {
+      for (int64_t it = b; it < e; ++it) {
+        const auto [k, i0] = lora_items[static_cast<size_t>(it)];
+        const LoraSeg& sg = lora_segs[static_cast<size_t>(k)];
+        const int n = std::min(kRows, static_cast<int>(sg.rows->size()) - i0);
+        const int R = sg.m->rank;
+        const float* next = nullptr;
+        if (it + 1 < e && lora_items[static_cast<size_t>(it + 1)].first != k)
+          next = lora_segs[static_cast<size_t>(lora_items[static_cast<size_t>(it + 1)].first)].m->a.data();
+        cpu::lora_shrink(sg.m->a.data(), R, n_in, sg.scale, in, static_cast<size_t>(n_in), sg.rows->data() + i0, n,
+                         lora_tmp.data() + sg.tmp + static_cast<size_t>(i0) * R, static_cast<size_t>(R), next, isa);
       }
     });
-    // (2) y[t][o] += sum_r B[o][r] tmp[t][r], per (segment, block of 64 output rows): the block of
-    // B is transposed once into [rank][64], then each row of the bucket accumulates rank
-    // contiguous 64-wide axpys (vectorised), in the same order for every row.
-    constexpr int kBlock = 64;
-    const int blocks = (n_out + kBlock - 1) / kBlock;
-    pool_.parallel_for(static_cast<int64_t>(segs.size()) * blocks, 1, [&](int64_t b, int64_t e) {
-      thread_local std::vector<float> bt;
-      for (int64_t i = b; i < e; ++i) {
-        const Seg& sg = segs[static_cast<size_t>(i / blocks)];
+    // (2) y[t][o] += sum_r B[o][r] tmp[t][r], per (segment, block of kOuts output rows).
+    constexpr int kOuts = 64;
+    lora_items.clear();
+    for (int k = 0; k < static_cast<int>(lora_segs.size()); ++k)
+      for (int o = 0; o < lora_segs[static_cast<size_t>(k)].n_out; o += kOuts) lora_items.emplace_back(k, o);
+    pool_.parallel_for(static_cast<int64_t>(lora_items.size()), grain(lora_items.size()), [&](int64_t b, int64_t e) {
+      for (int64_t it = b; it < e; ++it) {
+        const auto [k, o0] = lora_items[static_cast<size_t>(it)];
+        const LoraSeg& sg = lora_segs[static_cast<size_t>(k)];
         const int R = sg.m->rank;
-        const int o0 = static_cast<int>(i % blocks) * kBlock, w = std::min(n_out, o0 + kBlock) - o0;
-        bt.assign(static_cast<size_t>(R) * kBlock, 0.0f);
-        for (int o = 0; o < w; ++o)
-          for (int r = 0; r < R; ++r) bt[static_cast<size_t>(r) * kBlock + o] = sg.m->b[static_cast<size_t>(o0 + o) * R + r];
-        for (int t : *sg.rows) {
-          const float* tmp = lora_tmp.data() + static_cast<size_t>(t) * max_rank;
-          float acc[kBlock] = {};
-          for (int r = 0; r < R; ++r) cpu::axpy_f32(tmp[r], bt.data() + static_cast<size_t>(r) * kBlock, acc, kBlock);
-          float* y = out + static_cast<size_t>(t) * n_out + o0;
-          for (int o = 0; o < w; ++o) y[o] += acc[o];
+        const float* next = nullptr;
+        if (it + 1 < e) {
+          const auto [k1, o1] = lora_items[static_cast<size_t>(it + 1)];
+          const LoraMatrix& m1 = *lora_segs[static_cast<size_t>(k1)].m;
+          next = m1.b.data() + static_cast<size_t>(o1) * m1.rank;
         }
+        cpu::lora_expand(sg.m->b.data(), R, o0, std::min(sg.n_out, o0 + kOuts), lora_tmp.data() + sg.tmp,
+                         static_cast<size_t>(R), sg.rows->data(), static_cast<int>(sg.rows->size()), sg.out,
+                         static_cast<size_t>(sg.n_out), next, isa);
       }
     });
   };
@@ -253,9 +273,7 @@ void ForwardPass::run(std::span<const SeqBatch> batch, KvStorage& kv) {
     const LayerWeights& L = W.layers[static_cast<size_t>(il)];
     norm_rows(L.attn_norm);
     project(s.xn.data(), D, {{&L.wq, s.q.data()}, {&L.wk, s.k.data()}, {&L.wv, s.v.data()}});
-    lora(il, LoraTarget::kQ, s.xn.data(), D, s.q.data(), QD);
-    lora(il, LoraTarget::kK, s.xn.data(), D, s.k.data(), KVD);
-    lora(il, LoraTarget::kV, s.xn.data(), D, s.v.data(), KVD);
+    lora(il, s.xn.data(), D, {{LoraTarget::kQ, s.q.data(), QD}, {LoraTarget::kK, s.k.data(), KVD}, {LoraTarget::kV, s.v.data(), KVD}});
     for (int t = 0; t < T; ++t) {
       float* q = s.q.data() + static_cast<size_t>(t) * QD;
       float* k = s.k.data() + static_cast<size_t>(t) * KVD;
@@ -276,19 +294,18 @@ void ForwardPass::run(std::span<const SeqBatch> batch, KvStorage& kv) {
     }
     attention(batch, seq_of_token, il, kv);
     project(s.attn.data(), QD, {{&L.wo, s.proj.data()}});
-    lora(il, LoraTarget::kO, s.attn.data(), QD, s.proj.data(), D);
+    lora(il, s.attn.data(), QD, {{LoraTarget::kO, s.proj.data(), D}});
     cpu::add_f32(s.x.data(), s.proj.data(), T * D);
 
     norm_rows(L.ffn_norm);
     project(s.xn.data(), D, {{&L.w_gate, s.gate.data()}, {&L.w_up, s.up.data()}});
-    lora(il, LoraTarget::kGate, s.xn.data(), D, s.gate.data(), FF);
-    lora(il, LoraTarget::kUp, s.xn.data(), D, s.up.data(), FF);
+    lora(il, s.xn.data(), D, {{LoraTarget::kGate, s.gate.data(), FF}, {LoraTarget::kUp, s.up.data(), FF}});
     // Element-wise, so splitting it across threads changes no result.
     pool_.parallel_for(static_cast<int64_t>(T) * FF, 4096, [&](int64_t b, int64_t e) {
       cpu::silu_mul(s.gate.data() + b, s.up.data() + b, s.ffn.data() + b, static_cast<int>(e - b));
     });
     project(s.ffn.data(), FF, {{&L.w_down, s.proj.data()}});
-    lora(il, LoraTarget::kDown, s.ffn.data(), FF, s.proj.data(), D);
+    lora(il, s.ffn.data(), FF, {{LoraTarget::kDown, s.proj.data(), D}});
     cpu::add_f32(s.x.data(), s.proj.data(), T * D);
   }
 
