@@ -35,7 +35,9 @@ std::string help() {
              "                    cache test (cold vs warm TTFT) in the same run\n"
              "  --shared-prefix N tokens of the shared prefix for that test (default: 1024)\n"
              "  --adapters K      with --concurrency: also run the N streams with K random rank-16 LoRA\n"
-             "                    adapters (all projections) in one batch, and report the ratio to base\n") +
+             "                    adapters (all projections) in one batch, and report the ratio to base\n"
+             "  --rounds R        with --concurrency: alternating rounds of single / N streams (/ adapters);\n"
+             "                    ratios are taken per round and their median reported (default: 3)\n") +
          kModelHelp;
 }
 
@@ -53,7 +55,7 @@ double peak_rss_mb() {
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  std::set<std::string> values = {"--prompt", "--gen", "--reps", "--concurrency", "--shared-prefix", "--adapters"};
+  std::set<std::string> values = {"--prompt", "--gen", "--reps", "--concurrency", "--shared-prefix", "--adapters", "--rounds"};
   values.insert(kModelValueOpts.begin(), kModelValueOpts.end());
   Args a(argc, argv, values, {"--json", "--help"}, kModelAliases);
   if (!a.ok() || a.flag("--help")) {
@@ -77,8 +79,9 @@ int cmd_bench(int argc, char** argv) {
     so.gen_tokens = n_gen;
     so.shared_prefix_tokens = static_cast<int>(a.get_int("--shared-prefix", 1024));
     so.adapters = static_cast<int>(a.get_int("--adapters", 0));
-    if (!a.ok() || so.concurrency < 1 || so.shared_prefix_tokens < 1 || so.adapters < 0) {
-      std::fprintf(stderr, "cyllm bench: --concurrency and --shared-prefix must be positive integers\n");
+    so.rounds = static_cast<int>(a.get_int("--rounds", 3));
+    if (!a.ok() || so.concurrency < 1 || so.shared_prefix_tokens < 1 || so.adapters < 0 || so.rounds < 1) {
+      std::fprintf(stderr, "cyllm bench: --concurrency, --shared-prefix and --rounds must be positive integers\n");
       return 2;
     }
     auto j = run_serving_bench(*lm, so);
