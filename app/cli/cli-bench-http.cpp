@@ -92,8 +92,9 @@ std::vector<int> parse_list(const std::string& s) {
   return v;
 }
 
-SchedulerConfig bench_config(int streams, int prompt, int gen) {
+SchedulerConfig bench_config(int streams, int prompt, int gen, int nice) {
   SchedulerConfig cfg;
+  cfg.compute_nice = nice;  // as `cyllm serve` runs it (both modes, so the comparison is fair)
   cfg.kv_budget_tokens = std::max(16384, streams * (prompt + gen + 64));
   cfg.max_running = std::max(64, streams);
   return cfg;
@@ -102,15 +103,17 @@ SchedulerConfig bench_config(int streams, int prompt, int gen) {
 }  // namespace
 
 int cmd_bench_http(int argc, char** argv) {
-  std::set<std::string> values = {"--streams", "--prompt", "--gen", "--reps"};
+  std::set<std::string> values = {"--streams", "--prompt", "--gen", "--reps", "--engine-nice"};
   values.insert(kModelValueOpts.begin(), kModelValueOpts.end());
   Args a(argc, argv, values, {"--help", "--json"}, kModelAliases);
   if (!a.ok() || a.flag("--help") || !a.get("--model")) {
     if (!a.ok()) std::fprintf(stderr, "cyllm bench-http: %s\n", a.error().c_str());
     std::fprintf(a.flag("--help") ? stdout : stderr,
-                 "usage: cyllm bench-http -m MODEL.gguf [--streams 1,8,32] [--prompt 32] [--gen 64] [--reps 2] [--json]\n"
+                 "usage: cyllm bench-http -m MODEL.gguf [--streams 1,8,32] [--prompt 32] [--gen 64] [--reps 2]\n"
+                 "                        [--engine-nice N] [--json]\n"
                  "Measures the HTTP server against the in-process engine: tokens/s, requests/s and the latency\n"
-                 "added per streamed token, at each stream count. Prints JSON.\n%s",
+                 "added per streamed token, at each stream count. Prints JSON. --engine-nice: the compute threads'\n"
+                 "nice value in both modes (default: cyllm serve's, 0 = off).\n%s",
                  kModelHelp);
     return a.flag("--help") ? 0 : 2;
   }
@@ -118,9 +121,10 @@ int cmd_bench_http(int argc, char** argv) {
   const int prompt_words = static_cast<int>(a.get_int("--prompt", 32));
   const int gen = static_cast<int>(a.get_int("--gen", 64));
   const int reps = static_cast<int>(a.get_int("--reps", 2));
+  const int nice = static_cast<int>(a.get_int("--engine-nice", server::ServerSettings{}.engine_nice));
   if (!a.ok() || streams.empty() || std::any_of(streams.begin(), streams.end(), [](int n) { return n < 1; }) ||
-      prompt_words < 1 || gen < 2 || reps < 1) {
-    std::fprintf(stderr, "cyllm bench-http: --streams takes positive counts, --prompt >= 1, --gen >= 2\n");
+      prompt_words < 1 || gen < 2 || reps < 1 || nice < 0 || nice > 19) {
+    std::fprintf(stderr, "cyllm bench-http: --streams takes positive counts, --prompt >= 1, --gen >= 2, --engine-nice 0..19\n");
     return 2;
   }
   int qargc = 1;
@@ -147,6 +151,7 @@ int cmd_bench_http(int argc, char** argv) {
   nlohmann::json report;
   report["threads"] = lm->pool->size();
   report["gen_tokens"] = gen;
+  report["engine_nice"] = nice;
   nlohmann::json runs = nlohmann::json::array();
   for (int n : streams) {
     std::vector<std::string> texts;
@@ -157,7 +162,7 @@ int cmd_bench_http(int argc, char** argv) {
       prompts.push_back(lm->tokenizer->encode(t, lm->tokenizer->add_bos_default(), false));
       texts.push_back(std::move(t));
     }
-    const SchedulerConfig cfg = bench_config(n, static_cast<int>(prompts[0].size()) + 8, gen);
+    const SchedulerConfig cfg = bench_config(n, static_cast<int>(prompts[0].size()) + 8, gen, nice);
 
     // Each round runs the in-process engine, then HTTP, on fresh schedulers; the best tokens/s of
     // each mode over the rounds is compared, and the per-token latencies are pooled.

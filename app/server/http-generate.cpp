@@ -174,6 +174,10 @@ void HttpServer::handle_generate(const QHttpServerRequest& req, QHttpServerRespo
   raw->sched_id = be_.scheduler->submit(std::move(sr), [gate, key](const ServeEvent& ev) { gate->post(key, ev); });
 }
 
+void HttpServer::drain_events() {
+  for (const Gate::Posted& p : gate_->take()) dispatch_event(p.key, p.ev, p.at);
+}
+
 void HttpServer::dispatch_event(uint64_t key, const ServeEvent& ev, std::chrono::steady_clock::time_point posted) {
   const auto start = std::chrono::steady_clock::now();
   timespec cpu0{}, cpu1{};

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include <QMetaObject>
@@ -15,16 +16,32 @@
 namespace cyllm::server {
 
 // Engine-thread sinks post through the gate; stop() closes it, so late events are dropped safely.
+// Events are queued and drained in batches: the first event of a burst (a decode step emits one
+// per running stream) schedules one drain on the HTTP thread, and every event posted before that
+// drain runs goes with it, so a step's tokens cost one wake-up of the HTTP thread, not one each.
 struct HttpServer::Gate {
+  struct Posted {
+    uint64_t key;
+    ServeEvent ev;
+    std::chrono::steady_clock::time_point at;
+  };
   std::mutex mu;
   HttpServer* target = nullptr;
+  std::vector<Posted> queue;
+  bool scheduled = false;  // a drain is queued on the HTTP thread
   void post(uint64_t key, const ServeEvent& ev) {
     std::lock_guard lock(mu);
     if (!target) return;
+    queue.push_back({key, ev, std::chrono::steady_clock::now()});
+    if (scheduled) return;
+    scheduled = true;
     HttpServer* t = target;
-    const auto posted = std::chrono::steady_clock::now();
-    QMetaObject::invokeMethod(
-        t, [t, key, ev, posted] { t->dispatch_event(key, ev, posted); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(t, [t] { t->drain_events(); }, Qt::QueuedConnection);
+  }
+  std::vector<Posted> take() {
+    std::lock_guard lock(mu);
+    scheduled = false;
+    return std::exchange(queue, {});
   }
 };
 

@@ -103,6 +103,7 @@ class HttpServer : public QObject {
   void on_event(uint64_t key, const ServeEvent& ev);
   // on_event, timed: how long the event waited for the HTTP thread, and how long writing it took.
   void dispatch_event(uint64_t key, const ServeEvent& ev, std::chrono::steady_clock::time_point posted);
+  void drain_events();  // every event the gate holds, in order
   void refresh_telemetry();
 
   ServerBackend be_;

@@ -19,6 +19,7 @@ const ConfigSchema& server_config_schema() {
         .integer("port", 0, 65535)
         .integer("max_body_bytes", 1024, int64_t{1} << 34)
         .integer("kv_tokens", 64, 1 << 24)
+        .integer("engine_nice", 0, 19)
         .object("log")
         .string("log.level", {"debug", "info", "warn", "error"})
         .boolean("log.redact_prompts")
@@ -73,6 +74,7 @@ std::vector<ConfigProblem> apply_server_config(const nlohmann::json& config, Ser
   ServerSettings n = s;
   int64_t port = n.port, body = n.max_body_bytes, field = static_cast<int64_t>(n.input.max_field_bytes),
           msgs = static_cast<int64_t>(n.input.max_messages);
+  int64_t nice = n.engine_nice;
   int64_t kv = n.kv_tokens, rpm = n.key_limits.requests_per_min, tpm = n.key_limits.tokens_per_min,
           trpm = n.tenant_limits.requests_per_min, ttpm = n.tenant_limits.tokens_per_min;
   std::string level = log_level_name(n.log.level);
@@ -80,6 +82,7 @@ std::vector<ConfigProblem> apply_server_config(const nlohmann::json& config, Ser
   take(config, "port", nullptr, port);
   take(config, "max_body_bytes", nullptr, body);
   take(config, "kv_tokens", nullptr, kv);
+  take(config, "engine_nice", nullptr, nice);
   take(config, "log", "level", level);
   take(config, "log", "redact_prompts", n.log.redact_prompts);
   take(config, "limits", "max_field_bytes", field);
@@ -104,6 +107,7 @@ std::vector<ConfigProblem> apply_server_config(const nlohmann::json& config, Ser
   n.port = static_cast<uint16_t>(port);
   n.max_body_bytes = body;
   n.kv_tokens = static_cast<int>(kv);
+  n.engine_nice = static_cast<int>(nice);
   n.input.max_field_bytes = static_cast<size_t>(field);
   n.input.max_messages = static_cast<size_t>(msgs);
   n.key_limits = {static_cast<int>(rpm), static_cast<int>(tpm)};

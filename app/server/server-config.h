@@ -23,6 +23,10 @@ struct ServerSettings {
   uint16_t port = 8080;
   int64_t max_body_bytes = 8 << 20;
   int kv_tokens = 16384;
+  // Nice value of the engine's compute threads (SchedulerConfig::compute_nice). Above the HTTP
+  // thread's 0, a streamed token is written sooner when the engine keeps every core busy (see
+  // docs/SERVER.md for the trade-off measured). 0: off.
+  int engine_nice = 0;
   LogConfig log;
   InputLimits input;              // context_tokens is filled from the model
   RateLimits key_limits;          // per API key (0: unlimited)

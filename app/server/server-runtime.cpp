@@ -53,7 +53,8 @@ Result<std::unique_ptr<ServerRuntime>> ServerRuntime::create(const ServerSetting
                 {"keys_db", keys_path},
                 {"audit_db", audit_path},
                 {"auth", rt->gate->auth_required() ? "required" : "off (loopback, no keys)"},
-                {"rate_limit_backend", s.rate_backend}});
+                {"rate_limit_backend", s.rate_backend},
+                {"engine_nice", s.engine_nice}});
   return rt;
 }
 

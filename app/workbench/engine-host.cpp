@@ -135,6 +135,7 @@ void EngineHost::loadModel(const QString& path, int threads, int ctx) {
     SchedulerConfig cfg;
     cfg.max_seq_tokens = ctx_;
     cfg.kv_budget_tokens = std::max(16384, ctx_);
+    cfg.compute_nice = 5;  // the GUI and HTTP threads get a core as soon as they need one
     sched_t0_ = std::chrono::steady_clock::now();
     sched_ = std::make_unique<Scheduler>(*lm_->model, *lm_->tokenizer, cfg, *lm_->pool);
     path_ = path;

@@ -2,6 +2,7 @@ target_sources(cyllm_engine PRIVATE
   core/status.cpp
   core/mapped-file.cpp
   core/thread-pool.cpp
+  core/thread-priority.cpp
   core/memory-bandwidth.cpp
   core/config-schema.cpp
   core/alerts.cpp

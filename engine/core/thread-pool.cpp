@@ -1,5 +1,7 @@
 #include "core/thread-pool.h"
 
+#include "core/thread-priority.h"
+
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 #define CYLLM_PAUSE() _mm_pause()
@@ -64,7 +66,12 @@ void ThreadPool::run_erased(Thunk thunk, void* ctx) {
 
 void ThreadPool::worker(int) {
   uint64_t seen = 0;
+  int nice = 0;
   for (;;) {
+    if (const int want = worker_nice_.load(std::memory_order_relaxed); want != nice) {
+      set_current_thread_nice(want);
+      nice = want;
+    }
     uint64_t g = generation_.load(std::memory_order_acquire);
     for (int spin = 0; g == seen && spin < kSpinIterations; ++spin) {
       CYLLM_PAUSE();

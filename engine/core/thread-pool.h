@@ -26,6 +26,9 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return n_threads_; }
+  // Workers take this nice value (core/thread-priority.h) the next time they wake; the calling
+  // thread sets its own. 0 leaves them as they are.
+  void set_worker_nice(int nice) { worker_nice_.store(nice, std::memory_order_relaxed); }
 
   // Runs fn(slice, n_slices) once for every slice in [0, size()) — each slice on whichever
   // thread claims it first — and returns when all are done.
@@ -70,6 +73,7 @@ class ThreadPool {
   Thunk thunk_ = nullptr;
   void* ctx_ = nullptr;
   std::atomic<bool> stop_{false};
+  std::atomic<int> worker_nice_{0};
 };
 
 }  // namespace cyllm

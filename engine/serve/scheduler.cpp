@@ -1,5 +1,7 @@
 #include "serve/scheduler.h"
 
+#include "core/thread-priority.h"
+
 #include <algorithm>
 #include <chrono>
 
@@ -69,6 +71,7 @@ Status SchedulerConfig::validate() const {
   if (max_batch_tokens < 1) return bad("max_batch_tokens must be positive");
   if (max_running < 1) return bad("max_running must be positive");
   if (prefix_cache.max_cached_blocks < -1) return bad("prefix_cache.max_cached_blocks must be -1 or >= 0");
+  if (compute_nice < 0 || compute_nice > 19) return bad("compute_nice must be in [0, 19]");
   return {};
 }
 
@@ -471,6 +474,10 @@ void Scheduler::sample_and_emit(Seq& s, double t) {
 }
 
 void Scheduler::loop() {
+  if (cfg_.compute_nice > 0) {
+    set_current_thread_nice(cfg_.compute_nice);
+    pool_.set_worker_nice(cfg_.compute_nice);
+  }
   for (;;) {
     std::vector<std::unique_ptr<Seq>> incoming;
     std::vector<uint64_t> cancels;

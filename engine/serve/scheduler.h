@@ -52,6 +52,9 @@ struct SchedulerConfig {
   TimeoutConfig timeouts;
   double aging_ms = 30'000;
   bool exact_activations = false;
+  // > 0: the engine thread and the pool's workers run at this nice value (core/thread-priority.h),
+  // so I/O threads sharing the cores (HTTP, GUI) get one as soon as they wake. 0: unchanged.
+  int compute_nice = 0;
 
   static size_t kv_bytes_per_token(const ModelConfig& c);
   Status validate() const;

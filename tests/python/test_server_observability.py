@@ -13,6 +13,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -50,7 +51,8 @@ def server(cyllm_bin, default_model, tmp_path_factory):
     d = tmp_path_factory.mktemp("obs")
     cfg = d / "server.json"
     # kv_usage 0: the alert fires whenever any sequence holds KV blocks and recovers when idle.
-    cfg.write_text(json.dumps({"log": {"level": "debug"}, "alerts": {"kv_usage": 0.0}}))
+    # engine_nice 5: the engine's compute threads yield to the HTTP thread (docs/SERVER.md).
+    cfg.write_text(json.dumps({"log": {"level": "debug"}, "alerts": {"kv_usage": 0.0}, "engine_nice": 5}))
     with cyllm_server(cyllm_bin, default_model, d, "--config", str(cfg)) as srv:
         yield srv
 
@@ -215,11 +217,11 @@ def test_alert_fires_once_and_recovers(server, client):
 def test_bad_config_reports_every_problem_and_exits_2(cyllm_bin, default_model, tmp_path):
     cfg = tmp_path / "bad.json"
     cfg.write_text(json.dumps({"port": 99999, "log": {"level": "loud"}, "rate_limit": {"backend": "redis"},
-                               "colour": "blue", "alerts": {"kv_usage": 2}}))
+                               "colour": "blue", "alerts": {"kv_usage": 2}, "engine_nice": 25}))
     p = run_cyllm(cyllm_bin, "serve", "-m", str(default_model), "--config", str(cfg), check=False, timeout=60)
     err = p.stderr.decode()
     assert p.returncode == 2, err
-    for path in ("port", "log.level", "rate_limit.redis_url", "colour", "alerts.kv_usage"):
+    for path in ("port", "log.level", "rate_limit.redis_url", "colour", "alerts.kv_usage", "engine_nice"):
         assert re.search(rf"^{re.escape(path)}: ", err, re.M), (path, err)
     cfg.write_text("{ not json")
     p = run_cyllm(cyllm_bin, "serve", "-m", str(default_model), "--config", str(cfg), check=False, timeout=60)
@@ -251,3 +253,28 @@ def test_prompt_and_completion_text_logged_at_debug_and_hidden_by_redact_prompts
         assert len(comp) == 1 and str(comp[0]["completion"]).startswith("[REDACTED")
         assert any(l.get("event") == "request" and l.get("trace_id") == headers["X-Request-Id"] for l in lines)
         assert any(l.get("event") == "request_prompt" and l["prompt"].startswith("[REDACTED") for l in lines)
+
+
+def _thread_nice(pid):
+    """{thread name: set of nice values} of a process, from /proc (stat field 19 is the nice value)."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue  # the thread ended meanwhile
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        out.setdefault(name, set()).add(int(fields[16]))  # field 19 overall; 3 fields precede state
+    return out
+
+
+def test_engine_threads_run_at_engine_nice_and_http_does_not(server):
+    # A generation makes the engine thread and its pool's workers take the nice value.
+    body = {"model": server["model"], "prompt": "Count: one two", "max_tokens": 8, "temperature": 0}
+    assert _post(server["base"], "/v1/completions", body)[0] == 200
+    nice = _thread_nice(server["proc"].pid)
+    assert nice.get("cyllm-http") == {0}, nice
+    assert sum(1 for vals in nice.values() for v in vals if v == 5) >= 1, nice
+    config = [l for l in _log_lines(server) if l.get("event") == "server_config"]
+    assert config and config[0]["engine_nice"] == 5

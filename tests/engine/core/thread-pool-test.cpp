@@ -2,11 +2,16 @@
 // once, also when the pool has more threads than the machine has cores (late workers must not run
 // a closed region, and the caller must take over slices nobody claimed).
 #include "core/thread-pool.h"
+#include "core/thread-priority.h"
 
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <vector>
 
 namespace cyllm {
@@ -36,6 +41,42 @@ RC_GTEST_PROP(ThreadPool, ParallelForCoversRangeExactlyOnce, ()) {
     for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)].fetch_add(1);
   });
   for (auto& h : hits) RC_ASSERT(h.load() == 1);
+}
+
+// Compute threads at a higher nice value (what Scheduler does with SchedulerConfig::compute_nice):
+// the workers take it when they next wake, other threads keep theirs, and it is never lowered.
+TEST(ThreadPriority, WorkersTakeTheNiceValueOthersKeepTheirs) {
+  const int mine = current_thread_nice();
+  if (mine > 15) GTEST_SKIP() << "the test already runs at nice " << mine << ": no room to raise it";
+  int before = 0, after = 0;
+  std::thread t([&] {
+    before = current_thread_nice();
+    EXPECT_TRUE(set_current_thread_nice(std::min(19, before + 3)));
+    after = current_thread_nice();
+    EXPECT_FALSE(set_current_thread_nice(before)) << "lowering needs privileges; it is refused";
+    EXPECT_EQ(current_thread_nice(), after);
+  });
+  t.join();
+  EXPECT_EQ(after, std::min(19, before + 3));
+  EXPECT_EQ(current_thread_nice(), mine) << "another thread's change must not touch this one";
+
+  ThreadPool pool(3);
+  const int want = std::min(19, mine + 4);
+  pool.set_worker_nice(want);
+  std::mutex mu;
+  std::set<int> seen;
+  // Each slice takes ~50 us, so the caller cannot run every slice itself before the workers join.
+  for (int round = 0; round < 2000 && seen.empty(); ++round)
+    pool.run([&](int, int) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+      while (std::chrono::steady_clock::now() < until) {
+      }
+      if (current_thread_nice() == mine) return;  // the caller (or a worker before its next wake)
+      std::lock_guard lk(mu);
+      seen.insert(current_thread_nice());
+    });
+  EXPECT_EQ(seen, std::set<int>{want});
+  EXPECT_EQ(current_thread_nice(), mine);
 }
 
 }  // namespace
