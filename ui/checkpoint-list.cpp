@@ -11,6 +11,7 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include "ui/row-table.h"
 #include "train/checkpoint.h"
 
 namespace cyllm::ui {
@@ -21,13 +22,7 @@ constexpr int kBrokenRole = Qt::UserRole + 1;
 
 CheckpointList::CheckpointList(QWidget* parent) : QGroupBox(parent) {
   auto* v = new QVBoxLayout(this);
-  table_ = new QTableWidget(0, 6, this);
-  table_->setObjectName(QStringLiteral("checkpoints"));
-  table_->setSelectionBehavior(QAbstractItemView::SelectRows);
-  table_->setSelectionMode(QAbstractItemView::SingleSelection);
-  table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
-  table_->verticalHeader()->setVisible(false);
-  table_->horizontalHeader()->setStretchLastSection(true);
+  table_ = makeRowTable(6, QStringLiteral("checkpoints"), this);
   v->addWidget(table_);
   empty_ = new QLabel(this);
   empty_->setWordWrap(true);

@@ -25,6 +25,7 @@
 #include <QValueAxis>
 #include <QVBoxLayout>
 
+#include "ui/row-table.h"
 #include "train/dataset-render.h"
 #include "workbench/engine-host.h"
 
@@ -79,13 +80,7 @@ DatasetsPanel::DatasetsPanel(workbench::EngineHost* engine, QWidget* parent) : Q
   auto* lower = new QSplitter(Qt::Horizontal, split);
   problems_box_ = new QGroupBox(lower);
   auto* pv = new QVBoxLayout(problems_box_);
-  problems_ = new QTableWidget(0, 4, problems_box_);
-  problems_->setObjectName(QStringLiteral("problems"));
-  problems_->setSelectionBehavior(QAbstractItemView::SelectRows);
-  problems_->setSelectionMode(QAbstractItemView::SingleSelection);
-  problems_->setEditTriggers(QAbstractItemView::NoEditTriggers);
-  problems_->verticalHeader()->setVisible(false);
-  problems_->horizontalHeader()->setStretchLastSection(true);
+  problems_ = makeRowTable(4, QStringLiteral("problems"), problems_box_);
   pv->addWidget(problems_);
   preview_box_ = new QGroupBox(lower);
   auto* rv = new QVBoxLayout(preview_box_);

@@ -23,6 +23,7 @@
 #include <QTimer>
 #include <QVBoxLayout>
 
+#include "ui/row-table.h"
 #include "cli/adapter-source.h"
 #include "core/thread-pool.h"
 #include "model/merge-lora.h"
@@ -32,17 +33,6 @@
 namespace cyllm::ui {
 
 namespace {
-QTableWidget* makeTable(int columns, const QString& name, QWidget* parent) {
-  auto* t = new QTableWidget(0, columns, parent);
-  t->setObjectName(name);
-  t->setSelectionBehavior(QAbstractItemView::SelectRows);
-  t->setSelectionMode(QAbstractItemView::SingleSelection);
-  t->setEditTriggers(QAbstractItemView::NoEditTriggers);
-  t->verticalHeader()->setVisible(false);
-  t->horizontalHeader()->setStretchLastSection(true);
-  return t;
-}
-
 QPushButton* makeButton(const char* name, QWidget* parent) {
   auto* b = new QPushButton(parent);
   b->setObjectName(QString::fromLatin1(name));
@@ -65,7 +55,7 @@ LoraPanel::LoraPanel(workbench::EngineHost* engine, QWidget* parent) : QWidget(p
   fh->addWidget(choose_);
   fh->addWidget(rescan_);
   dv->addLayout(fh);
-  disk_ = makeTable(7, QStringLiteral("adapters"), disk_box_);
+  disk_ = makeRowTable(7, QStringLiteral("adapters"), disk_box_);
   dv->addWidget(disk_);
   auto* bh = new QHBoxLayout();
   load_ = makeButton("load", disk_box_);
@@ -84,7 +74,7 @@ LoraPanel::LoraPanel(workbench::EngineHost* engine, QWidget* parent) : QWidget(p
 
   loaded_box_ = new QGroupBox(this);
   auto* lv = new QVBoxLayout(loaded_box_);
-  loaded_ = makeTable(6, QStringLiteral("loaded"), loaded_box_);
+  loaded_ = makeRowTable(6, QStringLiteral("loaded"), loaded_box_);
   lv->addWidget(loaded_);
   limits_ = new QFormLayout();
   max_resident_ = new QSpinBox(loaded_box_);

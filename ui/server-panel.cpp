@@ -20,6 +20,7 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include "ui/row-table.h"
 #include "workbench/server-host.h"
 
 namespace cyllm::ui {
@@ -30,15 +31,6 @@ int64_t now_s() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 QString when(int64_t s) { return s ? QDateTime::fromSecsSinceEpoch(s).toString(QStringLiteral("yyyy-MM-dd HH:mm")) : QString(); }
-QTableWidget* make_table(int columns, QWidget* parent) {
-  auto* t = new QTableWidget(0, columns, parent);
-  t->setSelectionBehavior(QAbstractItemView::SelectRows);
-  t->setSelectionMode(QAbstractItemView::SingleSelection);
-  t->setEditTriggers(QAbstractItemView::NoEditTriggers);
-  t->verticalHeader()->setVisible(false);
-  t->horizontalHeader()->setStretchLastSection(true);
-  return t;
-}
 }  // namespace
 
 ServerPanel::ServerPanel(workbench::ServerHost* server, QWidget* parent) : QWidget(parent), server_(server) {
@@ -70,8 +62,7 @@ ServerPanel::ServerPanel(workbench::ServerHost* server, QWidget* parent) : QWidg
 
   keys_box_ = new QGroupBox(this);
   auto* kv = new QVBoxLayout(keys_box_);
-  keys_ = make_table(6, keys_box_);
-  keys_->setObjectName(QStringLiteral("keys"));
+  keys_ = makeRowTable(6, QStringLiteral("keys"), keys_box_);
   kv->addWidget(keys_);
   auto* kb = new QHBoxLayout();
   create_ = new QPushButton(keys_box_);
@@ -87,8 +78,7 @@ ServerPanel::ServerPanel(workbench::ServerHost* server, QWidget* parent) : QWidg
 
   log_box_ = new QGroupBox(this);
   auto* lv = new QVBoxLayout(log_box_);
-  log_ = make_table(7, log_box_);
-  log_->setObjectName(QStringLiteral("log"));
+  log_ = makeRowTable(7, QStringLiteral("log"), log_box_);
   lv->addWidget(log_);
   v->addWidget(log_box_, 1);
 

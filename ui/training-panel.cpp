@@ -27,6 +27,7 @@
 #include <QTimer>
 #include <QVBoxLayout>
 
+#include "ui/row-table.h"
 #include "train/checkpoint.h"
 #include "train/job-queue.h"
 #include "train/train-config.h"
@@ -130,13 +131,7 @@ TrainingPanel::TrainingPanel(const QString& queue_path, QWidget* parent) : QWidg
   rv->setContentsMargins(0, 0, 0, 0);
   queue_box_ = new QGroupBox(right);
   auto* qv = new QVBoxLayout(queue_box_);
-  jobs_ = new QTableWidget(0, 4, queue_box_);
-  jobs_->setObjectName(QStringLiteral("jobs"));
-  jobs_->setSelectionBehavior(QAbstractItemView::SelectRows);
-  jobs_->setSelectionMode(QAbstractItemView::SingleSelection);
-  jobs_->setEditTriggers(QAbstractItemView::NoEditTriggers);
-  jobs_->verticalHeader()->setVisible(false);
-  jobs_->horizontalHeader()->setStretchLastSection(true);
+  jobs_ = makeRowTable(4, QStringLiteral("jobs"), queue_box_);
   jobs_->setMaximumHeight(120);
   qv->addWidget(jobs_);
   auto* qb = new QHBoxLayout();
