@@ -10,6 +10,7 @@
 //                     cuBLAS GEMM for prefill
 //   norm-rope-act.cu  RMSNorm, RoPE (both pairings), SwiGLU, residual and bias adds
 //   attention.cu      fp16 paged KV cache writes, split-K decode attention, tiled causal prefill
+//   lora.cu           grouped (segmented) LoRA shrink and expand over many adapters at once
 //   sampling.cu       greedy / temperature / top-k / top-p / min-p on device, returns token ids
 // The CPU reference of every op is in kernels/cuda-reference.h (tests/engine/cuda compares them).
 //
@@ -196,6 +197,42 @@ Status attention_decode(Context& ctx, const AttentionShape& s, KvLayer layer, co
 constexpr int kPrefillTileRows = 16;
 Status attention_prefill(Context& ctx, const AttentionShape& s, KvLayer layer, const float* q, const int32_t* tiles,
                          int n_tiles, const int32_t* row_pos, const int32_t* block_tables, float* out);
+
+// ---- lora.cu ----------------------------------------------------------------------------------------
+
+// Grouped (segmented) LoRA, y += scale * B (A x), for the rows of many adapters in one launch per
+// half. A segment is the rows of one adapter for one target matrix (engine/model/lora.h: A is
+// [rank][in], B is [out][rank], f32 row-major); the products that share one input (q, k and v;
+// gate and up) are segments of the same call, each with its own output. The segment array is in
+// device memory (pointers are device pointers; cuda_ref takes the same struct with host ones), and
+// so is `rows`: segment s covers rows[s.first .. s.first + s.count), row indices into x and into
+// s.y. Each row's arithmetic is fixed (Property 12): the shrink sums A[r] . x in f32 in a fixed
+// order (lane l takes k = l, l + 32, ... with FMAs, then a 5-step shuffle tree) and multiplies by
+// scale; the expand accumulates B[o][r] * tmp[r] for r = 0, 1, ... with FMAs and adds that sum to
+// y once. Neither depends on the other rows of the call, their number or their tile.
+struct LoraSegment {
+  const float* a = nullptr;  // [rank][in]
+  const float* b = nullptr;  // [out][rank]
+  float* y = nullptr;        // output row `row` is y + row * ldy; columns [0, out) change
+  int64_t ldy = 0;
+  int32_t rank = 0, out = 0;
+  float scale = 1.0f;
+  int32_t first = 0, count = 0;  // this segment's rows in `rows`
+  int64_t tmp = 0;               // its [count][rank] intermediate starts at tmp + this (floats)
+};
+// Rows of one segment per CTA (both kernels): A and B are read once per tile of rows.
+constexpr int kLoraTileRows = 8;
+
+// tmp[s.tmp + i * s.rank + r] = s.scale * sum_k s.a[r * in + k] * x[rows[s.first + i] * ldx + k]
+// for every segment s (all with the same input x of `in` floats per row), i < s.count, r < s.rank.
+// max_count: the largest s.count (host value; sizes the grid). segs, rows, x, tmp: device.
+Status lora_shrink(Context& ctx, const LoraSegment* segs, int n_segs, int max_count, const int32_t* rows,
+                   const float* x, size_t ldx, int in, float* tmp);
+// s.y[rows[s.first + i] * s.ldy + o] += sum_r s.b[o * s.rank + r] * tmp[s.tmp + i * s.rank + r] for
+// o < s.out. No two segments of one call may write the same element of y (a row has one adapter).
+// max_out: the largest s.out (host value).
+Status lora_expand(Context& ctx, const LoraSegment* segs, int n_segs, int max_count, int max_out, const int32_t* rows,
+                   const float* tmp);
 
 // ---- sampling.cu ------------------------------------------------------------------------------------
 

@@ -144,6 +144,36 @@ void attention(const cuda::AttentionShape& s, const uint16_t* k_cache, const uin
   }
 }
 
+void lora_shrink(const cuda::LoraSegment* segs, int n_segs, const int32_t* rows, const float* x, size_t ldx, int in,
+                 float* tmp) {
+  for (int s = 0; s < n_segs; ++s) {
+    const cuda::LoraSegment& sg = segs[s];
+    for (int i = 0; i < sg.count; ++i) {
+      const float* xi = x + static_cast<size_t>(rows[sg.first + i]) * ldx;
+      for (int r = 0; r < sg.rank; ++r) {
+        double sum = 0.0;
+        for (int k = 0; k < in; ++k) sum += static_cast<double>(sg.a[static_cast<size_t>(r) * in + k]) * xi[k];
+        tmp[static_cast<size_t>(sg.tmp) + static_cast<size_t>(i) * sg.rank + r] = static_cast<float>(sum) * sg.scale;
+      }
+    }
+  }
+}
+
+void lora_expand(const cuda::LoraSegment* segs, int n_segs, const int32_t* rows, const float* tmp) {
+  for (int s = 0; s < n_segs; ++s) {
+    const cuda::LoraSegment& sg = segs[s];
+    for (int i = 0; i < sg.count; ++i) {
+      const float* ti = tmp + static_cast<size_t>(sg.tmp) + static_cast<size_t>(i) * sg.rank;
+      float* yi = sg.y + static_cast<size_t>(rows[sg.first + i]) * static_cast<size_t>(sg.ldy);
+      for (int o = 0; o < sg.out; ++o) {
+        double sum = 0.0;
+        for (int r = 0; r < sg.rank; ++r) sum += static_cast<double>(sg.b[static_cast<size_t>(o) * sg.rank + r]) * ti[r];
+        yi[o] += static_cast<float>(sum);
+      }
+    }
+  }
+}
+
 double sampler_u(uint64_t seed) {
   std::mt19937_64 rng(seed);
   return static_cast<double>(rng() >> 11) * (1.0 / 9007199254740992.0);

@@ -42,6 +42,14 @@ void kv_write(uint16_t* k_cache, uint16_t* v_cache, int kv_dim, const float* k, 
 void attention(const cuda::AttentionShape& s, const uint16_t* k_cache, const uint16_t* v_cache, const float* q,
                int rows, const int32_t* row_seq, const int32_t* row_nkeys, const int32_t* block_tables, float* out);
 
+// lora_shrink / lora_expand with the same segments, their pointers (a, b, y) and rows, x, tmp on
+// the host. Each sum in double, rounded to float once: tmp = float(sum) * scale (in float, as the
+// kernels and cpu::lora_shrink scale the f32 sum), y = y + float(sum). Independent of
+// engine/backend/cpu-lora (kernel_logic_test compares the two).
+void lora_shrink(const cuda::LoraSegment* segs, int n_segs, const int32_t* rows, const float* x, size_t ldx, int in,
+                 float* tmp);
+void lora_expand(const cuda::LoraSegment* segs, int n_segs, const int32_t* rows, const float* tmp);
+
 // The u the CPU Sampler seeded with `seed` uses for its first draw (53 bits of mt19937_64).
 double sampler_u(uint64_t seed);
 // cyllm::Sampler (penalties and bias off) with row's temperature/top_k/top_p/min_p and `seed` on a

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <array>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -35,6 +37,74 @@ Status put(cuda::Context& ctx, cuda::DeviceBuffer& buf, const std::vector<T>& v)
   return cuda::copy_to_device(ctx, buf.data(), v.data(), v.size() * sizeof(T));
 }
 
+// Grows `buf` to at least `bytes` (contents are not kept; run() synchronises before returning, so
+// no kernel of an earlier step still reads the old allocation when it is freed).
+Status grow(cuda::DeviceBuffer& buf, size_t bytes, const char* what) {
+  if (buf.size() >= bytes) return {};
+  auto b = cuda::DeviceBuffer::allocate(std::max<size_t>(bytes, 2 * buf.size()), what);
+  if (!b.ok()) return b.error();
+  buf = std::move(b.value());
+  return {};
+}
+
+// One adapter's matrices on the device: every matrix that the forward pass would apply (present,
+// `in`/`out` equal to the model's dimensions for its target, as the CPU ForwardPass checks) in
+// one allocation; a and b are float offsets into it, -1 for a matrix that is skipped.
+struct DevLoraMatrix {
+  int64_t a = -1, b = -1;
+  int rank = 0;
+};
+struct DevAdapter {
+  std::weak_ptr<const LoraAdapter> owner;  // cached adapters; empty for a one-run upload
+  cuda::DeviceBuffer buf;
+  float scale = 1.0f;
+  std::vector<std::array<DevLoraMatrix, kLoraTargets>> layers;
+  size_t bytes() const { return buf.size(); }
+};
+
+// in/out of each LoraTarget for this model (LoraAdapter::random's table).
+std::array<std::pair<int, int>, kLoraTargets> lora_dims(const ModelConfig& c) {
+  return {{{c.n_embd, c.q_dim()}, {c.n_embd, c.kv_dim()}, {c.n_embd, c.kv_dim()}, {c.q_dim(), c.n_embd},
+           {c.n_embd, c.n_ff}, {c.n_embd, c.n_ff}, {c.n_ff, c.n_embd}}};
+}
+
+Result<DevAdapter> upload_adapter(cuda::Context& ctx, const ModelConfig& c, const LoraAdapter& ad) {
+  DevAdapter d;
+  d.scale = ad.scale;
+  const auto dims = lora_dims(c);
+  const size_t n_layers = std::min(ad.layers.size(), static_cast<size_t>(c.n_layer));
+  d.layers.resize(n_layers);
+  std::vector<float> host;
+  for (size_t il = 0; il < n_layers; ++il)
+    for (int t = 0; t < kLoraTargets; ++t) {
+      const LoraMatrix& m = ad.layers[il][static_cast<size_t>(t)];
+      if (!m.present() || m.in != dims[static_cast<size_t>(t)].first || m.out != dims[static_cast<size_t>(t)].second) continue;
+      if (m.a.size() != static_cast<size_t>(m.rank) * m.in || m.b.size() != static_cast<size_t>(m.out) * m.rank)
+        return make_error(ErrorCode::kInvalidArgument, "LoRA adapter '" + ad.name + "': layer " + std::to_string(il) +
+                                                           " has a matrix whose sizes do not match its rank");
+      DevLoraMatrix& dm = d.layers[il][static_cast<size_t>(t)];
+      dm.rank = m.rank;
+      dm.a = static_cast<int64_t>(host.size());
+      host.insert(host.end(), m.a.begin(), m.a.end());
+      dm.b = static_cast<int64_t>(host.size());
+      host.insert(host.end(), m.b.begin(), m.b.end());
+    }
+  if (host.empty()) return d;
+  auto b = cuda::DeviceBuffer::allocate(host.size() * sizeof(float), "LoRA adapter '" + ad.name + "'");
+  if (!b.ok()) return b.error();
+  d.buf = std::move(b.value());
+  if (Status st = cuda::copy_to_device(ctx, d.buf.data(), host.data(), host.size() * sizeof(float)); !st.ok())
+    return st.error();
+  return d;
+}
+
+// One grouped LoRA call (a call site of one layer): segments [seg0, seg0 + n_segs) of the step's
+// segment table, all reading the same input.
+struct LoraCall {
+  int seg0 = 0, n_segs = 0, max_count = 0, max_out = 0;
+};
+constexpr int kLoraSites = 4;  // q/k/v, o, gate/up, down
+
 }  // namespace
 
 struct CudaForwardPass::Impl {
@@ -58,6 +128,12 @@ struct CudaForwardPass::Impl {
   cuda::DeviceBuffer d_tokens, d_pos, d_slots, d_row_seq, d_row_nkeys, d_tables, d_tiles, d_out_rows;
   size_t mm_scratch_bytes = 0, attn_ws_floats = 0;
   std::vector<float> host_logits;
+  // LoRA: cached adapters (see cache_adapter in the header) and the per-step segment tables.
+  std::unordered_map<const LoraAdapter*, DevAdapter> adapters;
+  cuda::DeviceBuffer d_lora_rows, d_lora_segs, lora_tmp;
+  void drop_stale_adapters() {
+    for (auto it = adapters.begin(); it != adapters.end();) it = it->second.owner.expired() ? adapters.erase(it) : std::next(it);
+  }
 
   const DevWeight& out_w() const { return output.present() ? output : token_embd; }
   cuda::KvLayer kv_layer(int il) const {
@@ -66,6 +142,8 @@ struct CudaForwardPass::Impl {
   }
   Status upload(const WeightRef& w, DevWeight& out, const std::string& name);
   Status product(const DevWeight& w, const float* in, int cols, float* out);
+  Status prepare_lora(std::span<const SeqBatch> batch, std::vector<LoraCall>& calls,
+                      std::vector<DevAdapter>& transient);
 };
 
 Status CudaForwardPass::Impl::upload(const WeightRef& w, DevWeight& out, const std::string& name) {
@@ -91,6 +169,105 @@ Status CudaForwardPass::Impl::product(const DevWeight& w, const float* in, int c
                       mm_scratch.data(), mm_scratch_bytes);
 }
 
+// The step's LoRA tables: rows grouped by adapter in order of first appearance (as the CPU
+// ForwardPass groups them), then for every layer and call site (0: q/k/v on xn, 1: o on attn,
+// 2: gate/up on xn, 3: down on ffn) one segment per (target, adapter) whose matrix applies; all
+// segments and rows go to the device in one copy each. Adapters not cached are uploaded into
+// `transient` (freed by the caller after the step). calls stays empty when nothing applies.
+Status CudaForwardPass::Impl::prepare_lora(std::span<const SeqBatch> batch, std::vector<LoraCall>& calls,
+                                           std::vector<DevAdapter>& transient) {
+  calls.clear();
+  drop_stale_adapters();
+  std::vector<const LoraAdapter*> keys;
+  std::vector<std::vector<int32_t>> group_rows;
+  int t = 0;
+  for (const SeqBatch& sq : batch) {
+    const int n = static_cast<int>(sq.tokens.size());
+    if (sq.lora != nullptr && n > 0) {
+      const size_t g = static_cast<size_t>(std::find(keys.begin(), keys.end(), sq.lora) - keys.begin());
+      if (g == keys.size()) {
+        keys.push_back(sq.lora);
+        group_rows.emplace_back();
+      }
+      for (int i = 0; i < n; ++i) group_rows[g].push_back(t + i);
+    }
+    t += n;
+  }
+  if (keys.empty()) return {};
+  std::vector<const DevAdapter*> dev(keys.size());
+  transient.reserve(keys.size());  // no reallocation below: dev keeps pointers into it
+  for (size_t g = 0; g < keys.size(); ++g) {
+    const auto it = adapters.find(keys[g]);  // stale entries were dropped above
+    if (it != adapters.end()) {
+      dev[g] = &it->second;
+      continue;
+    }
+    auto d = upload_adapter(*ctx, c, *keys[g]);
+    if (!d.ok()) return d.error();
+    transient.push_back(std::move(d.value()));
+    dev[g] = &transient.back();
+  }
+  std::vector<int32_t> rows;
+  std::vector<int32_t> first(keys.size());
+  for (size_t g = 0; g < keys.size(); ++g) {
+    first[g] = static_cast<int32_t>(rows.size());
+    rows.insert(rows.end(), group_rows[g].begin(), group_rows[g].end());
+  }
+  struct Out {
+    LoraTarget target;
+    float* y;
+    int n_out;
+  };
+  const std::vector<Out> sites[kLoraSites] = {
+      {{LoraTarget::kQ, q.as<float>(), c.q_dim()}, {LoraTarget::kK, k.as<float>(), c.kv_dim()},
+       {LoraTarget::kV, v.as<float>(), c.kv_dim()}},
+      {{LoraTarget::kO, proj.as<float>(), c.n_embd}},
+      {{LoraTarget::kGate, gate.as<float>(), c.n_ff}, {LoraTarget::kUp, up.as<float>(), c.n_ff}},
+      {{LoraTarget::kDown, proj.as<float>(), c.n_embd}}};
+  std::vector<cuda::LoraSegment> segs;
+  size_t tmp_floats = 0;
+  calls.resize(static_cast<size_t>(c.n_layer) * kLoraSites);
+  for (int il = 0; il < c.n_layer; ++il)
+    for (int site = 0; site < kLoraSites; ++site) {
+      LoraCall& call = calls[static_cast<size_t>(il) * kLoraSites + static_cast<size_t>(site)];
+      call.seg0 = static_cast<int>(segs.size());
+      int64_t tmp = 0;
+      for (const Out& o : sites[site])
+        for (size_t g = 0; g < keys.size(); ++g) {
+          if (static_cast<size_t>(il) >= dev[g]->layers.size()) continue;
+          const DevLoraMatrix& dm = dev[g]->layers[static_cast<size_t>(il)][static_cast<size_t>(o.target)];
+          if (dm.a < 0) continue;
+          cuda::LoraSegment sg;
+          sg.a = dev[g]->buf.as<const float>() + dm.a;
+          sg.b = dev[g]->buf.as<const float>() + dm.b;
+          sg.y = o.y;
+          sg.ldy = o.n_out;
+          sg.rank = dm.rank;
+          sg.out = o.n_out;
+          sg.scale = dev[g]->scale;
+          sg.first = first[g];
+          sg.count = static_cast<int32_t>(group_rows[g].size());
+          sg.tmp = tmp;
+          tmp += static_cast<int64_t>(sg.count) * sg.rank;
+          call.max_count = std::max(call.max_count, sg.count);
+          call.max_out = std::max(call.max_out, sg.out);
+          segs.push_back(sg);
+        }
+      call.n_segs = static_cast<int>(segs.size()) - call.seg0;
+      tmp_floats = std::max(tmp_floats, static_cast<size_t>(tmp));
+    }
+  if (segs.empty()) {
+    calls.clear();
+    return {};
+  }
+  if (Status st = grow(d_lora_rows, rows.size() * sizeof(int32_t), "LoRA rows"); !st.ok()) return st;
+  if (Status st = grow(d_lora_segs, segs.size() * sizeof(cuda::LoraSegment), "LoRA segments"); !st.ok()) return st;
+  if (Status st = grow(lora_tmp, tmp_floats * sizeof(float), "LoRA intermediate"); !st.ok()) return st;
+  if (Status st = cuda::copy_to_device(*ctx, d_lora_rows.data(), rows.data(), rows.size() * sizeof(int32_t)); !st.ok())
+    return st;
+  return cuda::copy_to_device(*ctx, d_lora_segs.data(), segs.data(), segs.size() * sizeof(cuda::LoraSegment));
+}
+
 CudaForwardPass::CudaForwardPass(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CudaForwardPass::~CudaForwardPass() = default;
 
@@ -99,6 +276,34 @@ int CudaForwardPass::n_blocks() const { return impl_->n_blocks; }
 int CudaForwardPass::block_tokens() const { return impl_->opt.block_tokens; }
 size_t CudaForwardPass::weight_bytes() const { return impl_->weight_bytes; }
 size_t CudaForwardPass::kv_bytes() const { return impl_->k_cache.size() + impl_->v_cache.size(); }
+
+Status CudaForwardPass::cache_adapter(std::shared_ptr<const LoraAdapter> adapter) {
+  Impl& m = *impl_;
+  m.drop_stale_adapters();
+  if (!adapter || m.adapters.count(adapter.get())) return {};
+  if (Status st = cuda::use_context_device(*m.ctx); !st.ok()) return st;
+  auto d = upload_adapter(*m.ctx, m.c, *adapter);
+  if (!d.ok()) return d.error();
+  d->owner = adapter;
+  m.adapters.emplace(adapter.get(), std::move(d.value()));
+  return cuda::synchronize(*m.ctx);
+}
+
+void CudaForwardPass::release_adapter(const LoraAdapter* adapter) {
+  if (cuda::use_context_device(*impl_->ctx).ok()) impl_->adapters.erase(adapter);
+}
+
+int CudaForwardPass::cached_adapters() const {
+  int n = 0;
+  for (const auto& [p, d] : impl_->adapters) n += d.owner.expired() ? 0 : 1;
+  return n;
+}
+
+size_t CudaForwardPass::adapter_bytes() const {
+  size_t b = 0;
+  for (const auto& [p, d] : impl_->adapters) b += d.bytes();
+  return b;
+}
 
 Result<std::unique_ptr<CudaForwardPass>> CudaForwardPass::create(const LlamaModel& model, const CudaForwardOptions& opt) {
   auto impl = std::make_unique<Impl>();
@@ -257,8 +462,6 @@ Status CudaForwardPass::run(std::span<const SeqBatch> batch) {
   int max_nkeys = 0;
   for (size_t si = 0; si < batch.size(); ++si) {
     const SeqBatch& sq = batch[si];
-    if (sq.lora) return make_error(ErrorCode::kUnsupported, "LoRA adapters are not supported by the CUDA backend yet",
-                                   "Run with --device cpu to use adapters.");
     const int n = static_cast<int>(sq.tokens.size());
     if (n == 0) continue;
     one_token_each = one_token_each && n == 1;
@@ -298,6 +501,9 @@ Status CudaForwardPass::run(std::span<const SeqBatch> batch) {
                            std::pair{&m.d_row_seq, &row_seq}, std::pair{&m.d_row_nkeys, &row_nkeys},
                            std::pair{&m.d_tables, &tables}, std::pair{&m.d_tiles, &tiles}})
     if (Status st = put(ctx, *buf, *host); !st.ok()) return st;
+  std::vector<LoraCall> lora_calls;
+  std::vector<DevAdapter> transient;  // adapters without cache_adapter(): this step only
+  if (Status st = m.prepare_lora(batch, lora_calls, transient); !st.ok()) return st;
 
   float* x = m.x.as<float>();
   float* xn = m.xn.as<float>();
@@ -320,6 +526,20 @@ Status CudaForwardPass::run(std::span<const SeqBatch> batch) {
     if (!cyllm_try_st_.ok()) return cyllm_try_st_; \
   } while (0)
 
+  // The grouped LoRA delta of one call site (see prepare_lora), added to its products' outputs.
+  auto lora = [&](int il, int site, const float* in, int n_in) -> Status {
+    if (lora_calls.empty()) return {};
+    const LoraCall& lc = lora_calls[static_cast<size_t>(il) * kLoraSites + static_cast<size_t>(site)];
+    if (lc.n_segs == 0) return {};
+    const cuda::LoraSegment* segs = m.d_lora_segs.as<const cuda::LoraSegment>() + lc.seg0;
+    const int32_t* rows = m.d_lora_rows.as<const int32_t>();
+    if (Status st = cuda::lora_shrink(ctx, segs, lc.n_segs, lc.max_count, rows, in, static_cast<size_t>(n_in), n_in,
+                                      m.lora_tmp.as<float>());
+        !st.ok())
+      return st;
+    return cuda::lora_expand(ctx, segs, lc.n_segs, lc.max_count, lc.max_out, rows, m.lora_tmp.as<const float>());
+  };
+
   CYLLM_TRY(cuda::gather_rows_f32(ctx, m.token_embd.type, m.token_embd.buf.data(), m.token_embd.row_stride, D,
                                   m.d_tokens.as<const int32_t>(), T, x));
   for (int il = 0; il < c.n_layer; ++il) {
@@ -328,6 +548,7 @@ Status CudaForwardPass::run(std::span<const SeqBatch> batch) {
     CYLLM_TRY(m.product(L.wq, xn, T, q));
     CYLLM_TRY(m.product(L.wk, xn, T, k));
     CYLLM_TRY(m.product(L.wv, xn, T, v));
+    CYLLM_TRY(lora(il, 0, xn, D));
     if (c.attn_bias) {
       CYLLM_TRY(cuda::add_bias(ctx, q, L.bq.f32(), T, QD));
       CYLLM_TRY(cuda::add_bias(ctx, k, L.bk.f32(), T, KVD));
@@ -347,12 +568,15 @@ Status CudaForwardPass::run(std::span<const SeqBatch> batch) {
       CYLLM_TRY(cuda::attention_prefill(ctx, shape, kvl, q, m.d_tiles.as<const int32_t>(),
                                         static_cast<int>(tiles.size() / 3), d_pos, m.d_tables.as<const int32_t>(), attn));
     CYLLM_TRY(m.product(L.wo, attn, T, proj));
+    CYLLM_TRY(lora(il, 1, attn, QD));
     CYLLM_TRY(cuda::add_inplace(ctx, x, proj, static_cast<int64_t>(T) * D));
     CYLLM_TRY(cuda::rmsnorm(ctx, x, L.ffn_norm.f32(), xn, T, D, c.rms_eps));
     CYLLM_TRY(m.product(L.gate, xn, T, gate));
     CYLLM_TRY(m.product(L.up, xn, T, up));
+    CYLLM_TRY(lora(il, 2, xn, D));
     CYLLM_TRY(cuda::silu_mul(ctx, gate, up, ffn, static_cast<int64_t>(T) * FF));
     CYLLM_TRY(m.product(L.down, ffn, T, proj));
+    CYLLM_TRY(lora(il, 3, ffn, FF));
     CYLLM_TRY(cuda::add_inplace(ctx, x, proj, static_cast<int64_t>(T) * D));
   }
 

@@ -10,6 +10,13 @@
 // most kMatvecMaxCols tokens run the quantized matvec kernel on the GGUF blocks (f32 activations);
 // larger ones dequantize to f16 and use cuBLAS (kernels/cuda-ops.h: matmul).
 //
+// LoRA (SeqBatch::lora) is applied as the CPU ForwardPass applies it: the same targets (q, k, v, o,
+// gate, up, down), the same skipping of absent or mis-shaped matrices, rows grouped by adapter in
+// order of first appearance, and the products that share one input (q/k/v; gate/up) as segments
+// of one grouped call: one cuda::lora_shrink and one cuda::lora_expand launch per call site and
+// layer, over every adapter of the step (kernels/lora.cu), each delta added right after its base
+// product (before the qwen2 biases, as on the CPU). Requests are never serialised per adapter.
+//
 // STATUS: written and compiled without a GPU; nothing here has run yet. tests/engine/cuda/
 // cuda-forward-test.cpp compares it with the CPU ForwardPass on tiny random models; run it on a
 // GPU machine (scripts/gpu-check.sh) before trusting any of it.
@@ -23,7 +30,7 @@
 //     returns only token ids; logit bias / penalties / JSON masks on the device.
 //  4. CUDA graphs for the decode step (needs device-side metadata buffers of fixed size, which
 //     this class already has, and no host synchronisation inside the step).
-//  5. LoRA adapters (run() refuses them now), bf16 KV cache option, quantized KV cache.
+//  5. bf16 KV cache option, quantized KV cache. (LoRA: done, see below; not yet run on a GPU.)
 //  6. Performance: fused q/k/v and gate/up products, matvec tuning against peak bandwidth,
 //     tensor-core prefill attention, pinned host staging, `cyllm bench --device cuda`.
 #pragma once
@@ -65,9 +72,27 @@ class CudaForwardPass {
   size_t kv_bytes() const;      // device bytes of the KV cache
 
   // ForwardPass::run's contract (positions, block tables and token ids checked by the caller; at
-  // most max_tokens() tokens, at most `parallel` sequences), with the KV cache on the device. LoRA
-  // adapters are refused (kUnsupported). Synchronises: the logits are on the host when it returns.
+  // most max_tokens() tokens, at most `parallel` sequences), with the KV cache on the device and
+  // LoRA adapters as described above. Synchronises: the logits are on the host when it returns.
   Status run(std::span<const SeqBatch> batch);
+
+  // Device copies of LoRA adapters. The rule:
+  //  - cache_adapter() uploads an adapter's matrices once (those whose shapes match the model) and
+  //    keeps them, keyed by the adapter's address, with a weak_ptr to it; run() then uses that copy
+  //    whenever a SeqBatch::lora points at it. Once the adapter is destroyed (its last shared_ptr
+  //    gone), the entry is stale: the next run() or cache_adapter() frees its device memory, and a
+  //    new adapter that happens to get the same address never meets the old copy (a key is only
+  //    used while its weak_ptr is alive, and two live adapters cannot share an address).
+  //  - An adapter that reaches run() without cache_adapter() (a bare pointer) is uploaded for that
+  //    run() only and freed when it returns: always correct, one upload per step.
+  //  - A cached adapter must not be modified (the registry hands out shared_ptr<const LoraAdapter>);
+  //    release_adapter() drops its copy, so a later cache_adapter() uploads it again.
+  // cache_adapter errors: kOutOfMemory, kInvalidArgument (a matrix whose a/b sizes are not
+  // rank x in / out x rank). Calling it again for a cached adapter does nothing.
+  Status cache_adapter(std::shared_ptr<const LoraAdapter> adapter);
+  void release_adapter(const LoraAdapter* adapter);
+  int cached_adapters() const;
+  size_t adapter_bytes() const;  // device bytes of the cached adapters
   // Copies rows [0, rows) of every layer's block `from` into block `to` (KvStorage::copy_block).
   Status copy_block(int from, int to, int rows);
 
