@@ -46,5 +46,5 @@ set_source_files_properties(backend/cpu-lora-avx512.cpp PROPERTIES COMPILE_OPTIO
 
 # The CUDA forward pass (plain C++ over kernels/cuda-ops.h), only when the kernels are built.
 if(CYLLM_HAVE_CUDA)
-  target_sources(cyllm_engine PRIVATE backend/cuda-forward.cpp)
+  target_sources(cyllm_engine PRIVATE backend/cuda-forward.cpp backend/cuda-forward-lora.cpp)
 endif()
