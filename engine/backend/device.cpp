@@ -29,7 +29,8 @@ DeviceReport probe_devices() {
                 "kv_write (paged f16 cache)",
                 "attention_decode (split-K)",
                 "attention_prefill (tiled causal)",
-                "sampling (greedy, temperature, top-k, top-p, min-p)"};
+                "sampling (greedy, temperature, top-k, top-p, min-p)",
+                "lora (grouped shrink/expand over mixed-adapter rows)"};
   for (uint32_t id = 0; id < 64; ++id) {
     const TypeTraits* t = type_traits(id);
     if (t && cuda::weight_type_supported(t->type)) r.cuda_weight_types.emplace_back(t->name);
