@@ -288,7 +288,10 @@ QString LoraPanel::unloadAdapter(const QString& name) {
 }
 
 QString LoraPanel::setMaxResident(int n) {
-  if (max_resident_->value() != n) max_resident_->setValue(n);  // comes back here through valueChanged
+  if (max_resident_->value() != n) {
+    max_resident_->setValue(n);  // valueChanged calls this again with the box in step
+    return {};
+  }
   if (!engine_) return {};
   const QString err = engine_->setMaxResidentAdapters(n);
   if (!err.isEmpty()) setStatus(err, true);

@@ -13,6 +13,7 @@ Result<AdapterSource> load_adapter_source(const std::string& path, const ModelCo
     if (auto st = validate_adapter(ck->adapter, base); !st) return st.error();
     out.adapter = std::move(ck->adapter);
     out.meta = std::move(ck->meta);
+    out.path = ck->dir;
     out.what = "checkpoint " + ck->dir;
     return out;
   }
@@ -20,6 +21,7 @@ Result<AdapterSource> load_adapter_source(const std::string& path, const ModelCo
   if (!la) return la.error();
   out.adapter = std::move(la->adapter);
   out.meta = std::move(la->meta);
+  out.path = path;
   out.what = std::string(adapter_format_name(la->format)) + " adapter " + path;
   out.warnings = std::move(la->notes);
   return out;

@@ -17,6 +17,7 @@ namespace cyllm::cli {
 struct AdapterSource {
   LoraAdapter adapter;                // engine (GGUF) layout
   AdapterMeta meta;                   // alpha, targets, base name, provenance
+  std::string path;                   // what was read: the checkpoint directory, or the given path
   std::string what;                   // "checkpoint DIR" or "peft adapter PATH", for messages
   std::vector<std::string> warnings;  // e.g. broken checkpoints skipped
 };

@@ -59,7 +59,7 @@ AdapterLoad EngineHost::serveCheckpoint(const QString& checkpoint_dir) {
   auto src = cli::load_adapter_source(checkpoint_dir.toStdString(), lm_->model->config());
   if (!src) return {{}, QString::fromStdString(src.error().to_string())};
   // "<run>-step<N>": the run is the training output_dir above checkpoints/ckpt-N.
-  QDir d(QString::fromStdString(src->what.substr(src->what.find(' ') + 1)));
+  QDir d(QString::fromStdString(src->path));
   const QString ckpt = d.dirName();
   d.cdUp();
   if (d.dirName() == QStringLiteral("checkpoints")) d.cdUp();
