@@ -19,7 +19,7 @@
 #include "cuda-test-util.h"
 #include "model/forward.h"
 #include "model/kv-storage.h"
-#include "tiny-train-model.h"
+#include "cuda-test-models.h"
 
 namespace cyllm::test {
 namespace {
@@ -129,15 +129,7 @@ TEST(CudaForward, TinyModelsMatchTheCpu) {
                             GgmlType::Q6_K};
   for (const char* arch : {"llama", "qwen2"})
     for (GgmlType t : types) {
-      TinyTrainSpec spec;
-      spec.arch = arch;
-      spec.n_layer = 2;
-      spec.n_embd = 256;
-      spec.n_head = 4;
-      spec.n_head_kv = 2;
-      spec.n_ff = 512;
-      spec.n_vocab = 300;
-      spec.matrix_type = t;
+      TinyTrainSpec spec = cuda_test_spec(arch, t);
       spec.tied = t != GgmlType::Q4_1 && t != GgmlType::Q6_K;  // two types with a separate output matrix
       const TinyTrainModel tm = make_tiny_train_model(spec);
       ASSERT_TRUE(tm.model) << arch << " " << tname(t);

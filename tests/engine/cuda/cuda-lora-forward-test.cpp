@@ -20,7 +20,7 @@
 #include "model/forward.h"
 #include "model/kv-storage.h"
 #include "model/lora.h"
-#include "tiny-train-model.h"
+#include "cuda-test-models.h"
 
 namespace cyllm::test {
 namespace {
@@ -34,18 +34,7 @@ double stddev(const std::vector<float>& v) {
   return std::sqrt(std::max(0.0, s2 / static_cast<double>(v.size()) - m * m));
 }
 
-TinyTrainModel model_of(const char* arch, GgmlType t) {
-  TinyTrainSpec spec;
-  spec.arch = arch;
-  spec.n_layer = 2;
-  spec.n_embd = 256;
-  spec.n_head = 4;
-  spec.n_head_kv = 2;
-  spec.n_ff = 512;
-  spec.n_vocab = 300;
-  spec.matrix_type = t;
-  return make_tiny_train_model(spec);
-}
+TinyTrainModel model_of(const char* arch, GgmlType t) { return make_tiny_train_model(cuda_test_spec(arch, t)); }
 
 // Adapter A: rank 8 on every target. Adapter B: rank 40 (two rank chunks in the expand kernel) on
 // q, v, o and down only (bits of LoraTarget). alpha = 2 x rank: scale 2.
