@@ -37,14 +37,12 @@ QString EngineHost::uniqueAdapterName(const QString& stem) const {
 
 AdapterLoad EngineHost::loadAdapter(const QString& path, bool preload) {
   if (!registry_) return {{}, tr("Load a model first.")};
+  // A checkpoint has no adapter file the registry could reload: its adapter is held in memory.
+  if (train::is_checkpoint_path(path.toStdString())) return serveCheckpoint(path);
   const QFileInfo fi(path);
   QString stem = fi.isDir() ? fi.fileName() : fi.completeBaseName();
   if (fi.fileName() == QStringLiteral("adapter_config.json") || fi.fileName() == QStringLiteral("adapter_model.safetensors"))
     stem = fi.dir().dirName();
-  if (train::is_checkpoint_path(path.toStdString())) {
-    // A checkpoint has no adapter file the registry could reload: hold its adapter in memory.
-    return serveCheckpoint(path);
-  }
   AdapterSpec spec;
   spec.name = uniqueAdapterName(stem).toStdString();
   spec.path = path.toStdString();

@@ -7,7 +7,6 @@
 #include <fstream>
 #include <random>
 
-#include <QDir>
 #include <QFileInfo>
 #include <QSettings>
 #include <QThread>
@@ -15,7 +14,6 @@
 #include "backend/device.h"
 #include "backend/quant.h"
 #include "cli/chat-prompt.h"
-#include "model/adapter-io.h"
 
 namespace cyllm::workbench {
 
