@@ -67,7 +67,9 @@ std::vector<ConfigProblem> apply_server_config(const nlohmann::json& config, Ser
   auto problems = server_config_schema().validate(config);
   if (config.is_object() && config.contains("rate_limit") && config["rate_limit"].is_object()) {
     const auto& rl = config["rate_limit"];
-    if (rl.value("backend", std::string("memory")) == "redis" && !rl.contains("redis_url"))
+    // A non-string backend is already a schema problem; only a string can name redis.
+    const auto backend = rl.find("backend");
+    if (backend != rl.end() && backend->is_string() && *backend == "redis" && !rl.contains("redis_url"))
       problems.push_back({"rate_limit.redis_url", "is required when rate_limit.backend is \"redis\""});
   }
   if (!problems.empty()) return problems;

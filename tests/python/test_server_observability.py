@@ -223,6 +223,10 @@ def test_bad_config_reports_every_problem_and_exits_2(cyllm_bin, default_model, 
     assert p.returncode == 2, err
     for path in ("port", "log.level", "rate_limit.redis_url", "colour", "alerts.kv_usage", "engine_nice"):
         assert re.search(rf"^{re.escape(path)}: ", err, re.M), (path, err)
+    # A wrong type where a string belongs is a problem to report, not a crash (found by the fuzzer).
+    cfg.write_text(json.dumps({"rate_limit": {"backend": 5}}))
+    p = run_cyllm(cyllm_bin, "serve", "-m", str(default_model), "--config", str(cfg), check=False, timeout=60)
+    assert p.returncode == 2 and re.search(r"^rate_limit\.backend: ", p.stderr.decode(), re.M), p.stderr.decode()
     cfg.write_text("{ not json")
     p = run_cyllm(cyllm_bin, "serve", "-m", str(default_model), "--config", str(cfg), check=False, timeout=60)
     assert p.returncode == 2 and "not valid JSON" in p.stderr.decode()
