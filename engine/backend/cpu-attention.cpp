@@ -86,7 +86,9 @@ void accumulate_block(int nq, const int* n_keys, const float* v, int rows, size_
 }  // namespace
 
 void attention_rows(const float* const* q, int nq, const int* n_keys, const KvBlocksView& kv, int head_dim, float scale,
-                    float* const* out, float* scratch) {
+                    float* const* out, float* scratch, Isa isa) {
+  if (isa == Isa::kAvx512 && avx512::attention_supported(head_dim))
+    return avx512::attention_rows(q, nq, n_keys, kv, head_dim, scale, out, scratch);
   int max_keys = 0;
   for (int i = 0; i < nq; ++i) max_keys = std::max(max_keys, n_keys[i]);
   const int BT = kv.block_tokens;

@@ -6,6 +6,8 @@
 
 #include <cstddef>
 
+#include "backend/quant.h"
+
 namespace cyllm::cpu {
 
 struct KvBlocksView {
@@ -18,8 +20,16 @@ struct KvBlocksView {
 };
 
 // q[r]: query row r (head_dim floats), which sees keys [0, n_keys[r]); out[r]: its output row.
-// scratch: at least nq * max(n_keys) floats.
+// scratch: at least nq * max(n_keys) floats. With the AVX-512 ISA active and a head_dim that
+// avx512::attention_supported() takes, the AVX-512 kernels (cpu-attention-avx512.cpp) run;
+// otherwise the portable code. Either way a row's result does not depend on the other rows.
+void attention_rows(const float* const* q, int nq, const int* n_keys, const KvBlocksView& kv, int head_dim, float scale,
+                    float* const* out, float* scratch, Isa isa = active_isa());
+
+namespace avx512 {
+bool attention_supported(int head_dim);  // multiples of 16 up to 128
 void attention_rows(const float* const* q, int nq, const int* n_keys, const KvBlocksView& kv, int head_dim, float scale,
                     float* const* out, float* scratch);
+}  // namespace avx512
 
 }  // namespace cyllm::cpu

@@ -61,12 +61,19 @@ void add_f32(float* y, const float* x, int n) {
   for (int i = 0; i < n; ++i) y[i] += x[i];
 }
 
+namespace {
 CYLLM_MULTIVERSION
-void silu_mul(const float* gate, const float* up, float* out, int n) {
+void silu_mul_portable(const float* gate, const float* up, float* out, int n) {
   for (int i = 0; i < n; ++i) {
     const float g = gate[i];
     out[i] = g / (1.0f + std::exp(-g)) * up[i];
   }
+}
+}  // namespace
+
+void silu_mul(const float* gate, const float* up, float* out, int n, Isa isa) {
+  if (isa == Isa::kAvx512) return avx512::silu_mul(gate, up, out, n);
+  silu_mul_portable(gate, up, out, n);
 }
 
 float softmax_inplace(float* x, int n) {

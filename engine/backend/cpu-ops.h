@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "backend/quant.h"
+
 namespace cyllm::cpu {
 
 // y = x / sqrt(mean(x^2) + eps) * w
@@ -15,8 +17,12 @@ float dot_f32(const float* a, const float* b, int n);
 void axpy_f32(float a, const float* x, float* y, int n);
 void scale_f32(float* y, float a, int n);
 void add_f32(float* y, const float* x, int n);  // y += x
-// out = silu(gate) * up
+// out = silu(gate) * up. With the AVX-512 ISA active, avx512::silu_mul (cpu-ops-avx512.cpp, a
+// vector exp) runs instead of the portable loop.
+void silu_mul(const float* gate, const float* up, float* out, int n, Isa isa = active_isa());
+namespace avx512 {
 void silu_mul(const float* gate, const float* up, float* out, int n);
+}
 // In place, over n values; returns the sum of exp before normalisation (for tests).
 float softmax_inplace(float* x, int n);
 // Rotates adjacent pairs (x[2i], x[2i+1]) of each of n_heads heads, for the first rope_dim

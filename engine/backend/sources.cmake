@@ -32,6 +32,8 @@ set_source_files_properties(backend/quant-avx512-q32-vnni.cpp backend/packed-avx
 target_sources(cyllm_engine PRIVATE
   backend/cpu-ops.cpp
   backend/cpu-attention.cpp
+  backend/cpu-attention-avx512.cpp
+  backend/cpu-ops-avx512.cpp
   backend/cpu-matmul.cpp
   backend/cpu-lora.cpp
   backend/cpu-lora-avx512.cpp
@@ -43,6 +45,9 @@ target_sources(cyllm_engine PRIVATE
 set_source_files_properties(backend/cpu-attention.cpp PROPERTIES COMPILE_OPTIONS "-ffp-contract=fast")
 # Batched LoRA kernels (cpu-lora.h): the AVX-512 file is only called when the active ISA is AVX-512.
 set_source_files_properties(backend/cpu-lora-avx512.cpp PROPERTIES COMPILE_OPTIONS "${_cyllm_avx512}")
+# AVX-512 attention (cpu-attention.h) and activations (cpu-ops.h): only called when the active ISA
+# is AVX-512.
+set_source_files_properties(backend/cpu-attention-avx512.cpp backend/cpu-ops-avx512.cpp PROPERTIES COMPILE_OPTIONS "${_cyllm_avx512}")
 
 # The CUDA forward pass (plain C++ over kernels/cuda-ops.h), only when the kernels are built.
 if(CYLLM_HAVE_CUDA)

@@ -20,7 +20,7 @@ struct Case {
 
 Case make_case() {
   Case c;
-  c.hd = *rc::gen::element(16, 32, 64, 128);
+  c.hd = *rc::gen::element(16, 32, 48, 64, 96, 128);
   c.bt = *rc::gen::element(1, 4, 7, 16, 33);
   const int max_keys = *rc::gen::inRange(1, 120);
   c.nblocks = (max_keys + c.bt - 1) / c.bt;
@@ -36,7 +36,15 @@ Case make_case() {
   return c;
 }
 
-std::vector<float> run(const Case& c, const std::vector<int>& rows) {
+// The ISAs whose attention code runs on this CPU: the portable code (whatever Isa other than
+// AVX-512 is passed) and, where the CPU has it, the AVX-512 kernels.
+std::vector<Isa> isas() {
+  std::vector<Isa> v{Isa::kScalar};
+  if (isa_supported(Isa::kAvx512)) v.push_back(Isa::kAvx512);
+  return v;
+}
+
+std::vector<float> run(const Case& c, const std::vector<int>& rows, Isa isa) {
   std::vector<const float*> kb, vb, q;
   std::vector<float*> o;
   std::vector<int> nk;
@@ -52,7 +60,8 @@ std::vector<float> run(const Case& c, const std::vector<int>& rows) {
   }
   std::vector<float> scratch(static_cast<size_t>(c.nq) * c.nblocks * c.bt);
   const KvBlocksView view{kb.data(), vb.data(), c.bt, static_cast<size_t>(c.hd)};
-  attention_rows(q.data(), static_cast<int>(rows.size()), nk.data(), view, c.hd, 0.125f, o.data(), scratch.data());
+  attention_rows(q.data(), static_cast<int>(rows.size()), nk.data(), view, c.hd, 0.125f, o.data(), scratch.data(),
+                 isa);
   return out;
 }
 
@@ -60,28 +69,30 @@ RC_GTEST_PROP(CpuAttention, MatchesFloat64Reference, ()) {
   const Case c = make_case();
   std::vector<int> all(static_cast<size_t>(c.nq));
   for (int i = 0; i < c.nq; ++i) all[static_cast<size_t>(i)] = i;
-  const std::vector<float> got = run(c, all);
-  for (int i = 0; i < c.nq; ++i) {
-    const int n = c.n_keys[static_cast<size_t>(i)];
-    std::vector<double> s(static_cast<size_t>(n));
-    double mx = -1e300;
-    for (int j = 0; j < n; ++j) {
-      double acc = 0;
-      for (int d = 0; d < c.hd; ++d)
-        acc += static_cast<double>(c.q[static_cast<size_t>(i) * c.hd + d]) *
-               c.kt[(static_cast<size_t>(j / c.bt) * c.hd + d) * c.bt + j % c.bt];
-      s[static_cast<size_t>(j)] = acc * 0.125;
-      mx = std::max(mx, s[static_cast<size_t>(j)]);
-    }
-    double z = 0;
-    for (double& x : s) z += (x = std::exp(x - mx));
-    for (int d = 0; d < c.hd; ++d) {
-      double want = 0;
-      for (int j = 0; j < n; ++j)
-        want += s[static_cast<size_t>(j)] / z * c.v[(static_cast<size_t>(j / c.bt) * c.bt + j % c.bt) * c.hd + d];
-      // float32 scores, exp and sums over at most 120 keys of magnitude < 4: 1e-4 absolute is
-      // about 100x the accumulated rounding, and far below any indexing mistake.
-      RC_ASSERT(std::abs(got[static_cast<size_t>(i) * c.hd + d] - want) < 1e-4);
+  for (const Isa isa : isas()) {
+    const std::vector<float> got = run(c, all, isa);
+    for (int i = 0; i < c.nq; ++i) {
+      const int n = c.n_keys[static_cast<size_t>(i)];
+      std::vector<double> s(static_cast<size_t>(n));
+      double mx = -1e300;
+      for (int j = 0; j < n; ++j) {
+        double acc = 0;
+        for (int d = 0; d < c.hd; ++d)
+          acc += static_cast<double>(c.q[static_cast<size_t>(i) * c.hd + d]) *
+                 c.kt[(static_cast<size_t>(j / c.bt) * c.hd + d) * c.bt + j % c.bt];
+        s[static_cast<size_t>(j)] = acc * 0.125;
+        mx = std::max(mx, s[static_cast<size_t>(j)]);
+      }
+      double z = 0;
+      for (double& x : s) z += (x = std::exp(x - mx));
+      for (int d = 0; d < c.hd; ++d) {
+        double want = 0;
+        for (int j = 0; j < n; ++j)
+          want += s[static_cast<size_t>(j)] / z * c.v[(static_cast<size_t>(j / c.bt) * c.bt + j % c.bt) * c.hd + d];
+        // float32 scores, exp and sums over at most 120 keys of magnitude < 4: 1e-4 absolute is
+        // about 100x the accumulated rounding, and far below any indexing mistake.
+        RC_ASSERT(std::abs(got[static_cast<size_t>(i) * c.hd + d] - want) < 1e-4);
+      }
     }
   }
 }
@@ -90,11 +101,13 @@ RC_GTEST_PROP(CpuAttention, RowsAreIndependentOfTheirCompany, ()) {
   const Case c = make_case();
   std::vector<int> all(static_cast<size_t>(c.nq));
   for (int i = 0; i < c.nq; ++i) all[static_cast<size_t>(i)] = i;
-  const std::vector<float> together = run(c, all);
   const int r = *rc::gen::inRange(0, c.nq);
-  const std::vector<float> alone = run(c, {r});
-  for (int d = 0; d < c.hd; ++d)  // bitwise: the same arithmetic whatever else is in the call
-    RC_ASSERT(together[static_cast<size_t>(r) * c.hd + d] == alone[static_cast<size_t>(r) * c.hd + d]);
+  for (const Isa isa : isas()) {
+    const std::vector<float> together = run(c, all, isa);
+    const std::vector<float> alone = run(c, {r}, isa);
+    for (int d = 0; d < c.hd; ++d)  // bitwise: the same arithmetic whatever else is in the call
+      RC_ASSERT(together[static_cast<size_t>(r) * c.hd + d] == alone[static_cast<size_t>(r) * c.hd + d]);
+  }
 }
 
 }  // namespace
