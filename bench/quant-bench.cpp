@@ -3,6 +3,9 @@
 //   gemv_1536x576   decode-shaped matmul_tile (1 column) on a 1536-row, 576-wide matrix (L2-sized)
 //   gemv_49152x576  the same on the 49152-row output projection (memory-sized), 1 and 2 threads
 //   gemm_576x1536x64 a prefill-shaped tile: 576 rows of 1536, 64 activation columns
+//   gemm_1536x576x8  a batched-decode tile: the 1536-row matrix against 8 activation columns
+//                    (8 concurrent streams; GOP/s here against 8x gemv_1536x576 shows the batching gain)
+//   gemm_49152x576x8_1t/_2t the same on the memory-sized matrix, 1 and 2 threads
 // GB/s counts weight bytes read; GOP/s counts 2 * rows * n * columns.
 // Q4_1 and Q8_0 also get a "packed-vnni" entry (backend/packed.h: row-interleaved weights made
 // once, outside the timing) when the CPU has AVX512-VNNI.
@@ -144,6 +147,7 @@ int main(int argc, char** argv) {
     const Matrix down = make_weights(t, 576, 1536, rng);
     const auto a576 = make_acts(t, 576, 1, rng);
     const auto a1536 = make_acts(t, 1536, 64, rng);
+    const auto a576x8 = make_acts(t, 576, 8, rng);
     for (const IsaCase& ic : isas) {
       if (ic.packed && !packed_type_supported(t)) continue;
       auto run_matmul = [&](const Matrix& m, const std::vector<uint8_t>& a, int64_t cols, Isa isa, int threads) {
@@ -155,15 +159,22 @@ int main(int argc, char** argv) {
       const double s_big1 = slow ? 0 : run_matmul(big, a576, 1, ic.isa, 1);
       const double s_big2 = slow ? 0 : run_matmul(big, a576, 1, ic.isa, 2);
       const double s_gemm = run_matmul(down, a1536, 64, ic.isa, 1);
+      const double s_gemm8 = run_matmul(small, a576x8, 8, ic.isa, 1);
+      const double s_big8_1 = slow ? 0 : run_matmul(big, a576x8, 8, ic.isa, 1);
+      const double s_big8 = slow ? 0 : run_matmul(big, a576x8, 8, ic.isa, 2);
       const double gb_small = small.data.size() / s_small / 1e9;
       const double gb_big1 = slow ? 0 : big.data.size() / s_big1 / 1e9;
       const double gb_big2 = slow ? 0 : big.data.size() / s_big2 / 1e9;
       const double gops = 2.0 * 576 * 1536 * 64 / s_gemm / 1e9;
       std::printf("%s\n    {\"type\": \"%s\", \"isa\": \"%s\", \"gemv_1536x576_GBps\": %.2f, \"gemv_1536x576_us\": %.1f, "
                   "\"gemv_49152x576_GBps_1t\": %.2f, \"gemv_49152x576_GBps_2t\": %.2f, "
-                  "\"gemm_576x1536x64_GOPps\": %.1f, \"gemm_576x1536x64_ms\": %.3f}",
+                  "\"gemm_576x1536x64_GOPps\": %.1f, \"gemm_576x1536x64_ms\": %.3f, "
+                  "\"gemm_1536x576x8_GOPps\": %.1f, \"gemm_1536x576x8_us\": %.1f, \"gemm_49152x576x8_GOPps_1t\": %.1f, "
+                  "\"gemm_49152x576x8_GOPps_2t\": %.1f}",
                   first ? "" : ",", std::string(type_name(static_cast<uint32_t>(t))).c_str(), ic.name.c_str(), gb_small,
-                  s_small * 1e6, gb_big1, gb_big2, gops, s_gemm * 1e3);
+                  s_small * 1e6, gb_big1, gb_big2, gops, s_gemm * 1e3, 2.0 * 1536 * 576 * 8 / s_gemm8 / 1e9,
+                  s_gemm8 * 1e6, slow ? 0.0 : 2.0 * 49152 * 576 * 8 / s_big8_1 / 1e9,
+                  slow ? 0.0 : 2.0 * 49152 * 576 * 8 / s_big8 / 1e9);
       first = false;
       std::fflush(stdout);
     }
