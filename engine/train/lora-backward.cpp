@@ -1,6 +1,6 @@
 // Hand-written backward pass of one llama block (see train-graph.h), in reverse order of
 // train-forward.cpp: SwiGLU down/gate/up with their LoRA branches, FFN RMSNorm, o, attention
-// (probabilities recomputed from the saved log-sum-exp), inverse RoPE, q/k/v, attention RMSNorm.
+// (train-attention.cpp), inverse RoPE, q/k/v, attention RMSNorm.
 // Base weights receive no gradient; the LoRA A and B matrices do. Every reduction runs in a fixed
 // order (see train-gemm.h), so gradients do not depend on the thread count.
 #include <algorithm>
@@ -80,46 +80,6 @@ void GraphState<T>::rmsnorm_back(const T* x, const T* r, const WeightRef& w, con
   });
 }
 
-// Per (sequence, KV head), as attn_fwd: P is recomputed from the saved log-sum-exp;
-// dS = P ∘ (dP - rowsum(dO ∘ O)); dq = scale dS K, dk = scale dSᵀ Q, dv = Pᵀ dO. The item owns the
-// dk/dv rows of its KV head in its sequence, so no two threads write the same value.
-template <class T>
-void GraphState<T>::attn_back(const LayerActs<T>& a, const T* d_o, T* dq, T* dk, T* dv) {
-  const int QD = c.q_dim(), KVD = c.kv_dim(), HD = c.head_dim, H = c.n_head, G = c.n_head_kv;
-  const int group = H / G;
-  const T scale = T(1) / std::sqrt(static_cast<T>(HD));
-  const int n_seq = static_cast<int>(seq_begin.size()) - 1;
-  std::fill(dq, dq + static_cast<size_t>(n) * QD, T(0));
-  std::fill(dk, dk + static_cast<size_t>(n) * KVD, T(0));
-  std::fill(dv, dv + static_cast<size_t>(n) * KVD, T(0));
-  pool.parallel_for(static_cast<int64_t>(n_seq) * G, 1, [&](int64_t b, int64_t e) {
-    for (int64_t item = b; item < e; ++item) {
-      const int s = static_cast<int>(item / G), g = static_cast<int>(item % G);
-      const int t0 = seq_begin[static_cast<size_t>(s)], t1 = seq_begin[static_cast<size_t>(s) + 1];
-      for (int hh = 0; hh < group; ++hh) {
-        const int h = g * group + hh;
-        for (int i = t0; i < t1; ++i) {
-          const size_t qo = static_cast<size_t>(i) * QD + h * HD;
-          const T* qi = a.q.data() + qo;
-          const T* doi = d_o + qo;
-          const T di = vdot(doi, a.o.data() + qo, HD);
-          const T lse = a.lse[static_cast<size_t>(i) * H + h];
-          T* dqi = dq + qo;
-          for (int j = t0; j <= i; ++j) {
-            const size_t ko = static_cast<size_t>(j) * KVD + g * HD;
-            const T p = std::exp(vdot(qi, a.k.data() + ko, HD) * scale - lse);
-            const T dp = vdot(doi, a.v.data() + ko, HD);
-            const T ds = p * (dp - di) * scale;
-            vaxpy(ds, a.k.data() + ko, dqi, HD);
-            vaxpy(ds, qi, dk + ko, HD);
-            vaxpy(p, doi, dv + ko, HD);
-          }
-        }
-      }
-    }
-  });
-}
-
 template <class T>
 void GraphState<T>::layer_backward(int l, const LayerActs<T>& a, T* dx) {
   const LayerWeights& L = W.layers[static_cast<size_t>(l)];
@@ -170,7 +130,6 @@ void GraphState<T>::layer_backward(int l, const LayerActs<T>& a, T* dx) {
   template void GraphState<T>::lora_input_back(int, int, const T*, T*, int);                             \
   template void GraphState<T>::lora_back(int, int, const T*, const T*, const std::vector<T>&, T*);       \
   template void GraphState<T>::rmsnorm_back(const T*, const T*, const WeightRef&, const T*, T*);         \
-  template void GraphState<T>::attn_back(const LayerActs<T>&, const T*, T*, T*, T*);                     \
   template void GraphState<T>::layer_backward(int, const LayerActs<T>&, T*);
 
 CYLLM_INSTANTIATE_BACKWARD(float)

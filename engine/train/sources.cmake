@@ -25,6 +25,7 @@ target_sources(cyllm_engine PRIVATE
   train/train-gemm.cpp
   train/train-forward.cpp
   train/lora-backward.cpp
+  train/train-attention.cpp
   train/fused-ce.cpp
   train/train-graph.cpp
   train/adamw.cpp
@@ -35,9 +36,9 @@ target_sources(cyllm_engine PRIVATE
   train/checkpoint-adapter.cpp
   train/job-runner.cpp
 )
-# The training GEMM's micro-kernel wants fused multiply-adds (one clone per process, so results
-# stay deterministic on a machine).
-set_source_files_properties(train/train-gemm.cpp PROPERTIES COMPILE_OPTIONS "-ffp-contract=fast")
+# The training GEMM's micro-kernel and the attention's softmax kernels want fused multiply-adds
+# (one clone per process, so results stay deterministic on a machine).
+set_source_files_properties(train/train-gemm.cpp train/train-attention.cpp PROPERTIES COMPILE_OPTIONS "-ffp-contract=fast")
 
 # Parquet page codecs (Debian: zlib1g-dev, libzstd-dev, libsnappy-dev; see scripts/setup-deps.sh).
 find_package(ZLIB REQUIRED)

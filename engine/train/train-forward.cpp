@@ -1,26 +1,14 @@
 // Training forward pass of one llama block (see train-graph.h): RMSNorm, q/k/v with LoRA,
-// RoPE (adjacent pairs or NeoX, per architecture), causal GQA attention (keeping each row's log-sum-exp for the backward
-// pass), o with LoRA and the residual, RMSNorm, SwiGLU with LoRA on gate/up/down, residual.
+// RoPE (adjacent pairs or NeoX, per architecture), causal GQA attention (train-attention.cpp),
+// o with LoRA and the residual, RMSNorm, SwiGLU with LoRA on gate/up/down, residual.
 #include <algorithm>
 #include <cmath>
 
-#include "backend/cpu-ops.h"
 #include "backend/quant.h"
 #include "train/train-gemm.h"
 #include "train/train-graph-impl.h"
 
 namespace cyllm::train::detail {
-
-float vdot(const float* a, const float* b, int n) { return cpu::dot_f32(a, b, n); }
-double vdot(const double* a, const double* b, int n) {
-  double s = 0;
-  for (int i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-void vaxpy(float a, const float* x, float* y, int n) { cpu::axpy_f32(a, x, y, n); }
-void vaxpy(double a, const double* x, double* y, int n) {
-  for (int i = 0; i < n; ++i) y[i] += a * x[i];
-}
 
 template <class T>
 GraphState<T>::GraphState(const LlamaModel& m, ThreadPool& p, GraphOptions o)
@@ -135,50 +123,6 @@ void GraphState<T>::rope(T* x, int n_heads, bool inverse) {
   });
 }
 
-// Work items are (sequence, KV head); each computes its group's query heads for every token of
-// the sequence, so every output is written by exactly one item.
-template <class T>
-void GraphState<T>::attn_fwd(LayerActs<T>& a) {
-  const int QD = c.q_dim(), KVD = c.kv_dim(), HD = c.head_dim, H = c.n_head, G = c.n_head_kv;
-  const int group = H / G;
-  const T scale = T(1) / std::sqrt(static_cast<T>(HD));
-  const int n_seq = static_cast<int>(seq_begin.size()) - 1;
-  a.o.resize(static_cast<size_t>(n) * QD);
-  a.lse.resize(static_cast<size_t>(n) * H);
-  pool.parallel_for(static_cast<int64_t>(n_seq) * G, 1, [&](int64_t b, int64_t e) {
-    thread_local std::vector<T> p;
-    for (int64_t item = b; item < e; ++item) {
-      const int s = static_cast<int>(item / G), g = static_cast<int>(item % G);
-      const int t0 = seq_begin[static_cast<size_t>(s)], t1 = seq_begin[static_cast<size_t>(s) + 1];
-      p.resize(static_cast<size_t>(t1 - t0));
-      for (int hh = 0; hh < group; ++hh) {
-        const int h = g * group + hh;
-        for (int i = t0; i < t1; ++i) {
-          const T* qi = a.q.data() + static_cast<size_t>(i) * QD + h * HD;
-          T mx = -INFINITY;
-          for (int j = t0; j <= i; ++j) {
-            const T sc = vdot(qi, a.k.data() + static_cast<size_t>(j) * KVD + g * HD, HD) * scale;
-            p[static_cast<size_t>(j - t0)] = sc;
-            mx = std::max(mx, sc);
-          }
-          T sum = 0;
-          for (int j = t0; j <= i; ++j) {
-            T& pj = p[static_cast<size_t>(j - t0)];
-            pj = std::exp(pj - mx);
-            sum += pj;
-          }
-          T* oi = a.o.data() + static_cast<size_t>(i) * QD + h * HD;
-          std::fill(oi, oi + HD, T(0));
-          const T inv = T(1) / sum;
-          for (int j = t0; j <= i; ++j)
-            vaxpy(p[static_cast<size_t>(j - t0)] * inv, a.v.data() + static_cast<size_t>(j) * KVD + g * HD, oi, HD);
-          a.lse[static_cast<size_t>(i) * H + h] = mx + std::log(sum);
-        }
-      }
-    }
-  });
-}
-
 template <class T>
 void GraphState<T>::embed(T* x) {
   const int D = c.n_embd;
@@ -258,7 +202,6 @@ void GraphState<T>::layer_forward(int l, LayerActs<T>& a, T* x_out) {
   template void GraphState<T>::lora_fwd(int, int, const T*, T*, std::vector<T>&);     \
   template void GraphState<T>::rmsnorm_fwd(const T*, const WeightRef&, T*, T*);        \
   template void GraphState<T>::rope(T*, int, bool);                                    \
-  template void GraphState<T>::attn_fwd(LayerActs<T>&);                                \
   template void GraphState<T>::embed(T*);                                              \
   template void GraphState<T>::layer_forward(int, LayerActs<T>&, T*);
 

@@ -166,6 +166,16 @@ void gemm_nn(ThreadPool& pool, int64_t M, int64_t N, int64_t K, const double* A,
   });
 }
 
+void gemm_nn_serial(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                    float* C, int64_t ldc, bool accumulate) {
+  gemm_rows_f32(0, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+}
+
+void gemm_nn_serial(int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* B, int64_t ldb,
+                    double* C, int64_t ldc, bool accumulate) {
+  gemm_rows_f64(0, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+}
+
 template <class T>
 void transpose(ThreadPool& pool, int64_t rows, int64_t cols, const T* src, int64_t lds, T* dst, int64_t ldd) {
   constexpr int64_t kTile = 32;

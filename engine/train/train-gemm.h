@@ -20,6 +20,13 @@ void gemm_nn(ThreadPool& pool, int64_t M, int64_t N, int64_t K, const float* A, 
 void gemm_nn(ThreadPool& pool, int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* B,
              int64_t ldb, double* C, int64_t ldc, bool accumulate);
 
+// The same product on the calling thread, for use inside one pool item (e.g. an attention work
+// item); fixed blocking, so the result depends only on the operands.
+void gemm_nn_serial(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                    float* C, int64_t ldc, bool accumulate);
+void gemm_nn_serial(int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* B, int64_t ldb,
+                    double* C, int64_t ldc, bool accumulate);
+
 // dst[c][r] = src[r][c] for r < rows, c < cols.
 template <class T>
 void transpose(ThreadPool& pool, int64_t rows, int64_t cols, const T* src, int64_t lds, T* dst, int64_t ldd);

@@ -1,5 +1,6 @@
 // Internals of TrainGraph (train-graph.h), shared by its source files: train-forward.cpp (layer
-// forward, attention, norms, RoPE, LoRA forward), lora-backward.cpp (their backward passes),
+// forward, norms, RoPE, LoRA forward), lora-backward.cpp (their backward passes),
+// train-attention.cpp (attention forward and backward),
 // fused-ce.cpp (output projection + cross-entropy) and train-graph.cpp (the driver).
 #pragma once
 
@@ -81,11 +82,5 @@ struct GraphState {
   // writes d(grad_scale * loss)/d(final hidden) into it ([n, D], zero where there is no label).
   LossSum head(const T* x, T* dx);
 };
-
-// Dot product and y += a x over n values (the float versions use the engine's vector kernels).
-float vdot(const float* a, const float* b, int n);
-double vdot(const double* a, const double* b, int n);
-void vaxpy(float a, const float* x, float* y, int n);
-void vaxpy(double a, const double* x, double* y, int n);
 
 }  // namespace cyllm::train::detail

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cmath>
+#include <initializer_list>
 #include <random>
 #include <string>
 
@@ -29,16 +30,17 @@ struct Batch {
   }
 };
 
-// Two sequences of different lengths; the first tokens of each are a masked-out "prompt".
-Batch make_batch(int n_vocab, uint32_t seed) {
+// Sequences of different lengths (two short ones unless told); the first `prompt` tokens of each
+// are a masked-out "prompt".
+Batch make_batch(int n_vocab, uint32_t seed, std::initializer_list<int> lengths = {9, 6}, int prompt = 3) {
   std::mt19937 rng(seed);
   Batch b;
-  for (int len : {9, 6}) {
+  for (int len : lengths) {
     std::vector<int32_t> ids(static_cast<size_t>(len));
     std::vector<uint8_t> mask(static_cast<size_t>(len));
     for (int i = 0; i < len; ++i) {
       ids[static_cast<size_t>(i)] = static_cast<int32_t>(rng() % static_cast<uint32_t>(n_vocab));
-      mask[static_cast<size_t>(i)] = i >= 3 ? 1 : 0;
+      mask[static_cast<size_t>(i)] = i >= prompt ? 1 : 0;
     }
     b.ids.push_back(ids);
     b.mask.push_back(mask);
@@ -126,7 +128,13 @@ struct GradCase {
   double dropout;
   bool tied;
   const char* arch = "llama";
+  bool long_seqs = false;  // 150 and 70 tokens: several attention row blocks, partial last blocks
 };
+
+// Long sequences for the attention's blocking (train-attention.cpp: 64 queries per row block):
+// 150 = two full blocks and a partial one, 70 = one full block and a partial one, so scores cross
+// key blocks before the diagonal and the masked diagonal blocks of every size.
+Batch make_long_batch(int n_vocab, uint32_t seed) { return make_batch(n_vocab, seed, {150, 70}, 20); }
 
 class GradCheck : public ::testing::TestWithParam<GradCase> {};
 
@@ -137,13 +145,14 @@ TEST_P(GradCheck, Fp64BackwardMatchesCentralDifferences) {
   const ModelConfig& c = tm.model->config();
   ThreadPool pool(2);
   TrainGraph<double> graph(*tm.model, pool);
-  const Batch batch = make_batch(c.n_vocab, 11);
+  const Batch batch = gc.long_seqs ? make_long_batch(c.n_vocab, 11) : make_batch(c.n_vocab, 11);
   const auto seqs = batch.seqs();
   LoraSet<double> p = to_double(random_params(c, 0x7f, 3));
   const DropoutSpec drop{gc.dropout, 1234};
   LoraSet<double> g = LoraSet<double>::zeros_like(p);
   const LossSum base = graph.run(seqs, p, &g, 1.0, drop);
-  ASSERT_EQ(base.count, 6 + 3);  // labels at positions whose next token is unmasked
+  // Labels at positions whose next token is unmasked.
+  ASSERT_EQ(base.count, gc.long_seqs ? 130 + 50 : 6 + 3);
   ASSERT_TRUE(std::isfinite(base.sum));
 
   std::mt19937 rng(5);
@@ -180,15 +189,18 @@ TEST_P(GradCheck, Fp64BackwardMatchesCentralDifferences) {
 INSTANTIATE_TEST_SUITE_P(Types, GradCheck,
                          ::testing::Values(GradCase{GgmlType::F32, 0.0, true}, GradCase{GgmlType::Q8_0, 0.0, true},
                                            GradCase{GgmlType::Q4_1, 0.25, false},
-                                           GradCase{GgmlType::F32, 0.0, true, "qwen2"}));
+                                           GradCase{GgmlType::F32, 0.0, true, "qwen2"},
+                                           GradCase{GgmlType::Q8_0, 0.0, true, "llama", true}));
 
-TEST(TrainGraph, Fp32MatchesFp64PerTensor) {
+class Fp32VsFp64 : public ::testing::TestWithParam<bool> {};  // parameter: long sequences
+
+TEST_P(Fp32VsFp64, Fp32MatchesFp64PerTensor) {
   auto tm = test::make_tiny_train_model({.matrix_type = GgmlType::Q8_0});
   const ModelConfig& c = tm.model->config();
   ThreadPool pool(2);
   TrainGraph<float> gf(*tm.model, pool);
   TrainGraph<double> gd(*tm.model, pool);
-  const Batch batch = make_batch(c.n_vocab, 12);
+  const Batch batch = GetParam() ? make_long_batch(c.n_vocab, 12) : make_batch(c.n_vocab, 12);
   const auto seqs = batch.seqs();
   const LoraSet<float> pf = random_params(c, 0x7f, 4);
   const LoraSet<double> pd = to_double(pf);
@@ -213,10 +225,14 @@ TEST(TrainGraph, Fp32MatchesFp64PerTensor) {
   std::printf("worst per-tensor relative error fp32 vs fp64: %.3g\n", worst);
 }
 
-TEST(TrainGraph, CheckpointingAndThreadsGiveBitwiseIdenticalGradients) {
+INSTANTIATE_TEST_SUITE_P(Lengths, Fp32VsFp64, ::testing::Values(false, true));
+
+class Bitwise : public ::testing::TestWithParam<bool> {};  // parameter: long sequences
+
+TEST_P(Bitwise, CheckpointingAndThreadsGiveBitwiseIdenticalGradients) {
   auto tm = test::make_tiny_train_model({.matrix_type = GgmlType::Q4_1});
   const ModelConfig& c = tm.model->config();
-  const Batch batch = make_batch(c.n_vocab, 13);
+  const Batch batch = GetParam() ? make_long_batch(c.n_vocab, 13) : make_batch(c.n_vocab, 13);
   const auto seqs = batch.seqs();
   const LoraSet<float> p = random_params(c, 0x7f, 5);
   const DropoutSpec drop{0.1, 7};
@@ -239,6 +255,8 @@ TEST(TrainGraph, CheckpointingAndThreadsGiveBitwiseIdenticalGradients) {
     EXPECT_EQ(tensor(a, nm), tensor(const_cast<LoraSet<float>&>(th), nm)) << nm.name;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Lengths, Bitwise, ::testing::Values(false, true));
 
 TEST(TrainGraph, HeadChunkingChangesNothing) {
   auto tm = test::make_tiny_train_model({.matrix_type = GgmlType::F32});
