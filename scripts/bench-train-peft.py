@@ -7,8 +7,12 @@ all seven projections, batch B x S random tokens, all labels trained, AdamW; the
 warm-up. Prints one JSON object. Run the engine side with the same numbers:
     build/app/cli/cyllm train --bench -m models/SmolLM2-135M-Instruct.Q4_1.gguf --batch B --seq S --rank R
 usage: .venv/bin/python scripts/bench-train-peft.py [--batch 2] [--seq 128] [--rank 16] [--steps 3]
-       [--threads N] [--checkpointing]"""
+       [--threads N] [--checkpointing] [--bf16]
+--bf16 runs forward and loss under torch.autocast("cpu", dtype=torch.bfloat16) (PyTorch's CPU
+mixed precision: matmuls in bf16, LoRA weights and optimiser in float32), the counterpart of
+the engine's "precision": "bf16"."""
 import argparse
+import contextlib
 import json
 import resource
 import time
@@ -30,6 +34,7 @@ def main():
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--checkpointing", action="store_true")
+    ap.add_argument("--bf16", action="store_true")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -47,7 +52,9 @@ def main():
     for _ in range(a.steps + 1):
         ids = torch.randint(0, SMOLLM2_135M["vocab_size"], (a.batch, a.seq))
         t0 = time.monotonic()
-        loss = model(input_ids=ids, labels=ids).loss
+        amp = torch.autocast("cpu", dtype=torch.bfloat16) if a.bf16 else contextlib.nullcontext()
+        with amp:
+            loss = model(input_ids=ids, labels=ids).loss
         loss.backward()
         opt.step()
         opt.zero_grad()
@@ -55,7 +62,8 @@ def main():
     timed = sum(times[1:])
     print(json.dumps({"framework": f"torch {torch.__version__} + transformers {transformers.__version__} + peft {peft.__version__}",
                       "batch": a.batch, "seq": a.seq, "rank": a.rank, "threads": torch.get_num_threads(),
-                      "gradient_checkpointing": a.checkpointing, "steps_timed": a.steps,
+                      "gradient_checkpointing": a.checkpointing, "precision": "bf16-autocast" if a.bf16 else "f32",
+                      "steps_timed": a.steps,
                       "tokens_per_s": a.batch * a.seq * a.steps / timed, "step_s": timed / a.steps,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 

@@ -21,6 +21,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/train-progress.h"
+#include "train/train-gemm-bf16.h"
 #include "train/trainer.h"
 
 namespace cyllm::cli {
@@ -30,12 +31,16 @@ namespace {
 constexpr const char* kUsage =
     "usage: cyllm train CONFIG.json [--json-progress] [--threads N]\n"
     "       cyllm train --bench -m MODEL.gguf [--rank R] [--batch B] [--seq S] [--steps N] [--threads N]\n"
+    "                           [--no-checkpointing] [--precision f32|bf16]\n"
     "\n"
     "Fine-tunes a LoRA adapter as CONFIG.json says (model, dataset, output_dir, lora, optim, eval,\n"
     "early_stopping, checkpoint; see docs/ARCHITECTURE.md, \"Trainer\"). Checkpoints go to\n"
     "<output_dir>/checkpoints; a second run resumes from the newest intact one. Ctrl-C saves and stops.\n"
     "  --json-progress  one JSON object per progress event on stdout\n"
-    "  --bench          throughput on random tokens, r=R on q,k,v,o,gate,up,down (JSON on stdout)\n";
+    "  --bench          throughput on random tokens, r=R on q,k,v,o,gate,up,down (JSON on stdout)\n"
+    "  --no-checkpointing  with --bench: keep every layer's activations (faster, more memory)\n"
+    "  --precision P    with --bench: f32 (default) or bf16 (base-weight products in bf16; needs\n"
+    "                   AVX512-BF16), as the config's \"precision\"\n";
 
 std::atomic<bool> g_cancel{false};
 void on_sigint(int) { g_cancel = true; }
@@ -81,7 +86,16 @@ int run_bench(Args& a) {
   cfg.lora.alpha = 2.0 * rank;
   cfg.optim.batch_size = batch;
   cfg.optim.max_steps = steps + 1;  // the first step warms up (allocations, page faults)
-  cfg.gradient_checkpointing = true;
+  cfg.gradient_checkpointing = !a.flag("--no-checkpointing");
+  cfg.precision = a.get("--precision").value_or("f32");
+  if (cfg.precision != "f32" && cfg.precision != "bf16") {
+    std::fprintf(stderr, "cyllm train --bench: --precision must be f32 or bf16\n");
+    return 2;
+  }
+  if (cfg.precision == "bf16" && !train::bf16_gemm_available()) {
+    std::fprintf(stderr, "cyllm train --bench: bf16 needs a CPU with AVX512-BF16 and this one has none\n");
+    return 2;
+  }
   train::Trainer t(cfg, **model, std::move(rows), {}, pool);
   std::vector<double> step_s;
   auto last = std::chrono::steady_clock::now();
@@ -108,7 +122,8 @@ int run_bench(Args& a) {
   j["seq"] = seq;
   j["threads"] = pool.size();
   j["steps_timed"] = static_cast<int>(step_s.size()) - 1;
-  j["gradient_checkpointing"] = true;
+  j["gradient_checkpointing"] = cfg.gradient_checkpointing;
+  j["precision"] = cfg.precision;
   j["tokens_per_s"] = timed > 0 ? tokens / timed : 0.0;
   j["step_s"] = timed / static_cast<double>(std::max<size_t>(1, step_s.size() - 1));
   j["peak_rss_mb"] = peak_rss_mb();
@@ -119,8 +134,8 @@ int run_bench(Args& a) {
 }  // namespace
 
 int cmd_train(int argc, char** argv) {
-  Args a(argc, argv, {"--threads", "--model", "--rank", "--batch", "--seq", "--steps"},
-         {"--json-progress", "--bench", "--help"}, {{"-h", "--help"}, {"-m", "--model"}, {"-t", "--threads"}});
+  Args a(argc, argv, {"--threads", "--model", "--rank", "--batch", "--seq", "--steps", "--precision"},
+         {"--json-progress", "--bench", "--no-checkpointing", "--help"}, {{"-h", "--help"}, {"-m", "--model"}, {"-t", "--threads"}});
   if (!a.ok()) {
     std::fprintf(stderr, "cyllm train: %s\n\n%s", a.error().c_str(), kUsage);
     return 2;

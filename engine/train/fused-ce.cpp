@@ -2,12 +2,15 @@
 // masked cross-entropy, forward and backward, over chunks of labelled rows. For each chunk the
 // output matrix is dequantized one block of vocabulary rows at a time, twice: once to compute the
 // chunk's logits, once to take dX = dlogits · W_out. Only [chunk rows x vocab] logits exist at
-// any moment, and rows without a trained label are skipped altogether.
+// any moment, and rows without a trained label are skipped altogether. With opts.bf16 the two
+// products take bf16 operands (train-gemm-bf16.h).
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "train/train-gemm.h"
 #include "train/train-graph-impl.h"
+#include "train/train-pointwise.h"
 
 namespace cyllm::train::detail {
 
@@ -31,6 +34,7 @@ LossSum GraphState<T>::head(const T* x, T* dx) {
   std::vector<double> row_loss(static_cast<size_t>(RC));
   if (dx) dxf.resize(static_cast<size_t>(RC) * D);
   const T eps = static_cast<T>(c.rms_eps);
+  const bool bf16 = std::is_same_v<T, float> && opts.bf16;  // the products in bf16 (train-gemm-bf16.h)
 
   for (int c0 = 0; c0 < R; c0 += RC) {
     const int rc = std::min(RC, R - c0);
@@ -44,9 +48,17 @@ LossSum GraphState<T>::head(const T* x, T* dx) {
         for (int i = 0; i < D; ++i) xf[static_cast<size_t>(r) * D + i] = xr[i] * iv * static_cast<T>(nw[i]);
       }
     });
+    if (bf16_emulated()) rounded_bf16(xf.data(), static_cast<size_t>(rc) * D, xf);
     for (int v0 = 0; v0 < V; v0 += VB) {
       const int vb = std::min(VB, V - v0);
+      if (bf16) {
+        pack_bf16_transposed(pool, Wo, v0, v0 + vb, wbf);
+        gemm_bf16(pool, rc, reinterpret_cast<const float*>(xf.data()), D, wbf,
+                  reinterpret_cast<float*>(logits.data()) + v0, V, false);
+        continue;
+      }
       dequant_rows(pool, Wo, v0, v0 + vb, wblk.data());
+      if (bf16_emulated()) rounded_bf16(wblk.data(), wblk.size(), wblk);
       transpose(pool, vb, D, wblk.data(), D, wblk_t.data(), vb);
       gemm_nn(pool, rc, vb, D, xf.data(), D, wblk_t.data(), vb, logits.data() + v0, V, false);
     }
@@ -55,25 +67,29 @@ LossSum GraphState<T>::head(const T* x, T* dx) {
       for (int64_t r = b; r < e; ++r) {
         T* lg = logits.data() + static_cast<size_t>(r) * V;
         const int y = label[static_cast<size_t>(rows[static_cast<size_t>(c0 + r)])];
-        T mx = lg[0];
-        for (int v = 1; v < V; ++v) mx = std::max(mx, lg[v]);
-        double sum = 0;
-        for (int v = 0; v < V; ++v) sum += static_cast<double>(std::exp(lg[v] - mx));
-        const double lse = static_cast<double>(mx) + std::log(sum);
+        const double lse = log_sum_exp(lg, V);
         row_loss[static_cast<size_t>(r)] = lse - static_cast<double>(lg[y]);
         if (dx) {
           const T gs = static_cast<T>(grad_scale);
           const T shift = static_cast<T>(lse);
-          for (int v = 0; v < V; ++v) lg[v] = std::exp(lg[v] - shift) * gs;
+          exp_shift_scale(lg, V, shift, gs);
           lg[y] -= gs;
         }
       }
     });
     for (int r = 0; r < rc; ++r) out.sum += row_loss[static_cast<size_t>(r)];  // fixed order
     if (!dx) continue;
+    if (bf16_emulated()) rounded_bf16(logits.data(), static_cast<size_t>(rc) * V, logits);
     for (int v0 = 0; v0 < V; v0 += VB) {
       const int vb = std::min(VB, V - v0);
+      if (bf16) {
+        pack_bf16(pool, Wo, v0, v0 + vb, wbf);
+        gemm_bf16(pool, rc, reinterpret_cast<const float*>(logits.data()) + v0, V, wbf,
+                  reinterpret_cast<float*>(dxf.data()), D, v0 > 0);
+        continue;
+      }
       dequant_rows(pool, Wo, v0, v0 + vb, wblk.data());
+      if (bf16_emulated()) rounded_bf16(wblk.data(), wblk.size(), wblk);
       gemm_nn(pool, rc, D, vb, logits.data() + v0, V, wblk.data(), D, dxf.data(), D, v0 > 0);
     }
     // Final RMSNorm backward into the labelled rows of dx.

@@ -5,17 +5,30 @@
 // order (see train-gemm.h), so gradients do not depend on the thread count.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "train/train-gemm.h"
 #include "train/train-graph-impl.h"
+#include "train/train-pointwise.h"
 
 namespace cyllm::train::detail {
 
 template <class T>
 void GraphState<T>::linear_back(const WeightRef& w, const T* dY, T* dX, bool accumulate) {
   const int64_t in = w.ne0, out = w.ne1;
+  if constexpr (std::is_same_v<T, float>) {
+    if (opts.bf16) {
+      pack_bf16(pool, w, 0, out, wbf);
+      gemm_bf16(pool, n, dY, out, wbf, dX, in, accumulate);
+      return;
+    }
+  }
   wdq.resize(static_cast<size_t>(in * out));
   dequant_rows(pool, w, 0, out, wdq.data());
+  if (bf16_emulated()) {  // as in linear()
+    dY = rounded_bf16(dY, static_cast<size_t>(n) * out, xr);
+    rounded_bf16(wdq.data(), wdq.size(), wdq);
+  }
   gemm_nn(pool, n, in, out, dY, out, wdq.data(), in, dX, in, accumulate);
 }
 
@@ -39,9 +52,14 @@ void GraphState<T>::lora_back(int layer, int target, const T* X, const T* dY, co
   if (!m.present()) return;
   auto& gm = grads->layers[static_cast<size_t>(layer)][static_cast<size_t>(target)];
   const int r = m.rank;
-  b_dyt.resize(static_cast<size_t>(m.out) * n);
-  transpose(pool, n, m.out, dY, m.out, b_dyt.data(), n);
-  gemm_nn(pool, m.out, r, n, b_dyt.data(), n, h.data(), r, gm.b.data(), r, true);
+  // dBᵀ [r, out] += hᵀ dY: reads dY in place (no [out, n] transpose of it); each element is the
+  // same ordered sum over tokens as dB = dYᵀ h would be.
+  b_dht.resize(static_cast<size_t>(r) * n);
+  transpose(pool, n, r, h.data(), r, b_dht.data(), n);
+  b_dyt.resize(static_cast<size_t>(r) * m.out);
+  transpose(pool, m.out, r, gm.b.data(), r, b_dyt.data(), m.out);
+  gemm_nn(pool, r, m.out, n, b_dht.data(), n, dY, m.out, b_dyt.data(), m.out, true);
+  transpose(pool, r, m.out, b_dyt.data(), m.out, gm.b.data(), r);
 
   b_dh.resize(static_cast<size_t>(n) * r);
   gemm_nn(pool, n, r, m.out, dY, m.out, m.b.data(), r, b_dh.data(), r, false);
@@ -93,12 +111,7 @@ void GraphState<T>::layer_backward(int l, const LayerActs<T>& a, T* dx) {
   linear_back(L.w_down, dx, b_da.data(), false);
   lora_back(l, 6, a.a.data(), dx, a.h[6], b_da.data());
   pool.parallel_for(static_cast<int64_t>(N * FF), 4096, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const size_t k = static_cast<size_t>(i);
-      const T g = a.g[k], sig = T(1) / (T(1) + std::exp(-g));
-      b_dg[k] = b_da[k] * a.u[k] * sig * (T(1) + g * (T(1) - sig));
-      b_du[k] = b_da[k] * g * sig;
-    }
+    swiglu_back(b_da.data() + b, a.g.data() + b, a.u.data() + b, b_dg.data() + b, b_du.data() + b, e - b);
   });
   linear_back(L.w_gate, b_dg.data(), b_dxn.data(), false);
   linear_back(L.w_up, b_du.data(), b_dxn.data(), true);

@@ -23,9 +23,11 @@ target_sources(cyllm_engine PRIVATE
 target_sources(cyllm_engine PRIVATE
   train/lora-params.cpp
   train/train-gemm.cpp
+  train/train-gemm-bf16.cpp
   train/train-forward.cpp
   train/lora-backward.cpp
   train/train-attention.cpp
+  train/train-pointwise.cpp
   train/fused-ce.cpp
   train/train-graph.cpp
   train/adamw.cpp
@@ -36,9 +38,14 @@ target_sources(cyllm_engine PRIVATE
   train/checkpoint-adapter.cpp
   train/job-runner.cpp
 )
-# The training GEMM's micro-kernel and the attention's softmax kernels want fused multiply-adds
-# (one clone per process, so results stay deterministic on a machine).
-set_source_files_properties(train/train-gemm.cpp train/train-attention.cpp PROPERTIES COMPILE_OPTIONS "-ffp-contract=fast")
+# The training GEMM's micro-kernel, the attention's softmax and the element-wise kernels want fused
+# multiply-adds (one clone per process, so results stay deterministic on a machine).
+set_source_files_properties(train/train-gemm.cpp train/train-attention.cpp train/train-pointwise.cpp
+  PROPERTIES COMPILE_OPTIONS "-ffp-contract=fast")
+
+# bf16 products (train-gemm-bf16.h): AVX512-BF16, only called after a run-time CPU check.
+set_source_files_properties(train/train-gemm-bf16.cpp PROPERTIES COMPILE_OPTIONS
+  "-mavx512f;-mavx512bw;-mavx512dq;-mavx512vl;-mavx512bf16;-Wno-uninitialized;-Wno-maybe-uninitialized")
 
 # Parquet page codecs (Debian: zlib1g-dev, libzstd-dev, libsnappy-dev; see scripts/setup-deps.sh).
 find_package(ZLIB REQUIRED)

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "train/dataset-schema.h"
+#include "train/train-gemm-bf16.h"
 
 namespace cyllm::train {
 
@@ -53,7 +54,8 @@ ConfigSchema train_config_schema() {
       .integer("checkpoint.keep", 1, 1 << 20)
       .boolean("checkpoint.resume")
       .integer("progress_every", 1, 1LL << 40)
-      .boolean("gradient_checkpointing");
+      .boolean("gradient_checkpointing")
+      .string("precision", {"f32", "bf16"});
   return s;
 }
 
@@ -135,6 +137,9 @@ std::vector<ConfigProblem> parse_train_config(const nlohmann::json& j, TrainConf
     opt(cj, "resume", &c.resume);
     opt(j, "progress_every", &c.progress_every);
     opt(j, "gradient_checkpointing", &c.gradient_checkpointing);
+    opt(j, "precision", &c.precision);
+    if (c.precision == "bf16" && !bf16_gemm_available())
+      problems.push_back({"precision", "\"bf16\" needs a CPU with AVX512-BF16 and this one has none; use \"f32\""});
     for (size_t i = 0; i < c.column_map.size(); ++i)
       if (c.column_map[i].find('=') == std::string::npos)
         problems.push_back({"column_map[" + std::to_string(i) + "]", "must be \"field=column\""});
@@ -171,6 +176,7 @@ std::string train_config_hash(const TrainConfig& c) {
                         c.optim.max_grad_norm, static_cast<int>(c.optim.schedule), c.optim.warmup_steps,
                         c.optim.batch_size, c.optim.grad_accum, c.optim.epochs, c.optim.max_steps}},
                       {"eval", {c.eval_split, c.eval_every}}};
+  if (c.precision != "f32") k["precision"] = c.precision;  // f32 runs keep their earlier hash
   const std::string s = k.dump();
   char buf[32];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(hash_bytes(s, 0x6379)));

@@ -3,10 +3,12 @@
 // o with LoRA and the residual, RMSNorm, SwiGLU with LoRA on gate/up/down, residual.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "backend/quant.h"
 #include "train/train-gemm.h"
 #include "train/train-graph-impl.h"
+#include "train/train-pointwise.h"
 
 namespace cyllm::train::detail {
 
@@ -35,11 +37,32 @@ void GraphState<T>::ensure_rope(int n_positions) {
 template <class T>
 void GraphState<T>::linear(const WeightRef& w, const T* X, T* Y) {
   const int64_t in = w.ne0, out = w.ne1;
+  if constexpr (std::is_same_v<T, float>) {
+    if (opts.bf16) {
+      pack_bf16_transposed(pool, w, 0, out, wbf);
+      gemm_bf16(pool, n, X, in, wbf, Y, out, false);
+      return;
+    }
+  }
   wdq.resize(static_cast<size_t>(in * out));
   wt.resize(wdq.size());
   dequant_rows(pool, w, 0, out, wdq.data());
+  if (bf16_emulated()) {  // the double graph as the bf16 one's oracle: the same rounded operands
+    X = rounded_bf16(X, static_cast<size_t>(n) * in, xr);
+    rounded_bf16(wdq.data(), wdq.size(), wdq);
+  }
   transpose(pool, out, in, wdq.data(), in, wt.data(), out);
   gemm_nn(pool, n, out, in, X, in, wt.data(), out, Y, out, false);
+}
+
+template <class T>
+const T* GraphState<T>::rounded_bf16(const T* x, size_t count, std::vector<T>& dst) {
+  if (dst.data() != x) dst.resize(count);
+  T* out = dst.data();
+  pool.parallel_for(static_cast<int64_t>(count), 4096, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) out[i] = static_cast<T>(round_bf16(static_cast<float>(x[i])));
+  });
+  return out;
 }
 
 template <class T>
@@ -182,12 +205,8 @@ void GraphState<T>::layer_forward(int l, LayerActs<T>& a, T* x_out) {
   linear(L.w_up, a.xn2.data(), a.u.data());
   lora_fwd(l, 4, a.xn2.data(), a.g.data(), a.h[4]);
   lora_fwd(l, 5, a.xn2.data(), a.u.data(), a.h[5]);
-  pool.parallel_for(static_cast<int64_t>(N * FF), 4096, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const T g = a.g[static_cast<size_t>(i)];
-      a.a[static_cast<size_t>(i)] = g / (T(1) + std::exp(-g)) * a.u[static_cast<size_t>(i)];
-    }
-  });
+  pool.parallel_for(static_cast<int64_t>(N * FF), 4096,
+                    [&](int64_t b, int64_t e) { swiglu_fwd(a.g.data() + b, a.u.data() + b, a.a.data() + b, e - b); });
   linear(L.w_down, a.a.data(), x_out);
   lora_fwd(l, 6, a.a.data(), x_out, a.h[6]);
   for (size_t i = 0; i < N * D; ++i) x_out[i] += a.x_mid[i];
@@ -197,6 +216,7 @@ void GraphState<T>::layer_forward(int l, LayerActs<T>& a, T* x_out) {
   template GraphState<T>::GraphState(const LlamaModel&, ThreadPool&, GraphOptions);    \
   template void GraphState<T>::ensure_rope(int);                                       \
   template void GraphState<T>::linear(const WeightRef&, const T*, T*);                 \
+  template const T* GraphState<T>::rounded_bf16(const T*, size_t, std::vector<T>&);    \
   template const T* GraphState<T>::lora_input(int, int, const T*, int);                \
   template uint64_t GraphState<T>::dropout_base(int, int) const;                       \
   template void GraphState<T>::lora_fwd(int, int, const T*, T*, std::vector<T>&);     \

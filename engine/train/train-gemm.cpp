@@ -148,21 +148,34 @@ void gemm_rows_f64(int64_t m0, int64_t m1, int64_t N, int64_t K, const double* A
 
 }  // namespace
 
+namespace {
+// Tasks of kMB rows; when there are few (e.g. the rank-r rows of a LoRA gradient), each is also
+// split into column ranges at the kernel's own kNB panel boundaries, so every element of C goes
+// through exactly the same operations either way.
+template <class F>
+void for_tasks(ThreadPool& pool, int64_t M, int64_t N, F rows) {
+  const int64_t mt = (M + kMB - 1) / kMB;
+  const int64_t nt = mt >= 4 ? 1 : (N + kNB - 1) / kNB;
+  pool.parallel_for(mt * nt, 1, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t m0 = t / nt * kMB, n0 = t % nt * kNB;
+      rows(m0, std::min(M, m0 + kMB), n0, nt == 1 ? N : std::min(kNB, N - n0));
+    }
+  });
+}
+}  // namespace
+
 void gemm_nn(ThreadPool& pool, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
              int64_t ldb, float* C, int64_t ldc, bool accumulate) {
-  const int64_t tasks = (M + kMB - 1) / kMB;
-  pool.parallel_for(tasks, 1, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t)
-      gemm_rows_f32(t * kMB, std::min(M, (t + 1) * kMB), N, K, A, lda, B, ldb, C, ldc, accumulate);
+  for_tasks(pool, M, N, [&](int64_t m0, int64_t m1, int64_t n0, int64_t nn) {
+    gemm_rows_f32(m0, m1, nn, K, A, lda, B + n0, ldb, C + n0, ldc, accumulate);
   });
 }
 
 void gemm_nn(ThreadPool& pool, int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* B,
              int64_t ldb, double* C, int64_t ldc, bool accumulate) {
-  const int64_t tasks = (M + kMB - 1) / kMB;
-  pool.parallel_for(tasks, 1, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t)
-      gemm_rows_f64(t * kMB, std::min(M, (t + 1) * kMB), N, K, A, lda, B, ldb, C, ldc, accumulate);
+  for_tasks(pool, M, N, [&](int64_t m0, int64_t m1, int64_t n0, int64_t nn) {
+    gemm_rows_f64(m0, m1, nn, K, A, lda, B + n0, ldb, C + n0, ldc, accumulate);
   });
 }
 

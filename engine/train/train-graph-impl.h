@@ -6,8 +6,10 @@
 
 #include <array>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
+#include "train/train-gemm-bf16.h"
 #include "train/train-graph.h"
 
 namespace cyllm::train::detail {
@@ -54,9 +56,18 @@ struct GraphState {
 
   // Scratch.
   std::vector<T> wdq, wt, xd, tmp_t;
+  Bf16Panels wbf;  // a base weight packed for the bf16 products (opts.bf16)
+  std::vector<T> xr;  // an operand rounded to bf16 (bf16_emulated)
+
+  // opts.bf16 on the double graph: the products with base weights take the bf16-rounded values
+  // of both operands (then multiply exactly), which makes it the float bf16 graph's oracle.
+  bool bf16_emulated() const { return std::is_same_v<T, double> && opts.bf16; }
+  // x rounded to bf16 (round_bf16 of its float value) into dst, which may be x's own vector.
+  const T* rounded_bf16(const T* x, size_t count, std::vector<T>& dst);
   std::vector<T> b_da, b_dg, b_du, b_dxn, b_do, b_dq, b_dk, b_dv, b_dyt, b_dh, b_dht, b_dxd;
 
-  // Base matrix products: Y[n, out] = X[n, in] · Wᵀ; dX[n, in] (+)= dY[n, out] · W.
+  // Base matrix products: Y[n, out] = X[n, in] · Wᵀ; dX[n, in] (+)= dY[n, out] · W. In bf16
+  // (train-gemm-bf16.h) when opts.bf16 and T is float.
   void linear(const WeightRef& w, const T* X, T* Y);
   void linear_back(const WeightRef& w, const T* dY, T* dX, bool accumulate);
   // The LoRA branch's input for (layer, target): x itself, or x with dropout applied (in xd).

@@ -40,6 +40,10 @@ struct GraphOptions {
   bool checkpointing = false;  // recompute each layer's activations in the backward pass
   int ce_chunk_rows = 128;     // label rows per fused output-projection + cross-entropy chunk
   int vocab_block = 4096;      // vocabulary rows dequantized at a time in that head
+  // The products with the base weights in bf16 (TrainConfig::precision; train-gemm-bf16.h).
+  // Requires bf16_gemm_available(). On the double graph it rounds both operands of those
+  // products to bf16 and multiplies exactly: the oracle the float bf16 graph is tested against.
+  bool bf16 = false;
 };
 
 struct LossSum {

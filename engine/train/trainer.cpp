@@ -72,7 +72,7 @@ Trainer::Trainer(const TrainConfig& cfg, const LlamaModel& model, std::vector<Tr
   grads_ = LoraSet<float>::zeros_like(params_);
   opt_ = std::make_unique<AdamW>(
       AdamWConfig{cfg_.optim.beta1, cfg_.optim.beta2, cfg_.optim.eps, cfg_.optim.weight_decay}, params_);
-  graph_ = std::make_unique<TrainGraph<float>>(model, pool, GraphOptions{.checkpointing = cfg_.gradient_checkpointing});
+  graph_ = std::make_unique<TrainGraph<float>>(model, pool, GraphOptions{.checkpointing = cfg_.gradient_checkpointing, .bf16 = cfg_.precision == "bf16"});
   const int64_t per_step = static_cast<int64_t>(cfg_.optim.batch_size) * cfg_.optim.grad_accum;
   steps_per_epoch_ = std::max<int64_t>(1, (static_cast<int64_t>(train_.size()) + per_step - 1) / per_step);
   total_steps_ = cfg_.optim.max_steps > 0 ? cfg_.optim.max_steps : steps_per_epoch_ * cfg_.optim.epochs;

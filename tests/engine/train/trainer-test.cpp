@@ -16,6 +16,7 @@
 #include "train/checkpoint-adapter.h"
 #include "train/lr-schedule.h"
 #include "train/train-config.h"
+#include "train/train-gemm-bf16.h"
 #include "train/trainer.h"
 
 namespace cyllm::train {
@@ -327,13 +328,14 @@ TEST(TrainConfig, EveryProblemIsReported) {
     "lora": {"rank": 0, "targets": ["q", "mlp"]},
     "optim": {"lr": -1, "schedule": "exponential"},
     "eval": {"split": 0.1},
+    "precision": "fp8",
     "colour": "blue"
   })");
   const auto problems = parse_train_config(j, nullptr);
   std::set<std::string> paths;
   for (const auto& p : problems) paths.insert(p.path);
   const std::set<std::string> expect = {"model", "dataset", "lora.rank", "lora.targets[1]", "optim.lr",
-                                        "optim.schedule", "colour"};
+                                        "optim.schedule", "precision", "colour"};
   EXPECT_EQ(paths, expect) << ConfigSchema::format(problems);
 }
 
@@ -356,6 +358,25 @@ TEST(TrainConfig, ParsesAValidConfigWithDefaults) {
   ASSERT_TRUE(c.early.stop_at_loss.has_value());
   EXPECT_EQ(c.replace.at(0).second, "CY-LLM");
   EXPECT_EQ(c.seed, 7u);
+  EXPECT_EQ(c.precision, "f32");
+}
+
+TEST(TrainConfig, Bf16PrecisionNeedsTheCpuForIt) {
+  const auto j = nlohmann::json::parse(R"({"model": "m.gguf", "dataset": "d.json", "output_dir": "out",
+    "lora": {"rank": 8}, "precision": "bf16"})");
+  TrainConfig c;
+  const auto problems = parse_train_config(j, &c, /*check_files=*/false);
+  if (bf16_gemm_available()) {
+    ASSERT_TRUE(problems.empty()) << ConfigSchema::format(problems);
+    EXPECT_EQ(c.precision, "bf16");
+    TrainConfig f32 = c;
+    f32.precision = "f32";
+    EXPECT_NE(train_config_hash(c), train_config_hash(f32));  // a different trajectory
+  } else {
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_EQ(problems[0].path, "precision");
+    EXPECT_NE(problems[0].reason.find("AVX512-BF16"), std::string::npos);
+  }
 }
 
 // Real data through the trainer's data path: identity.json rendered with SmolLM2's template and
