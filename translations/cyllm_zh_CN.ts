@@ -1373,6 +1373,26 @@
         <source>No job in the queue wrote %1.</source>
         <translation>队列中没有任务写出 %1。</translation>
     </message>
+    <message>
+        <source>Precision</source>
+        <translation>计算精度</translation>
+    </message>
+    <message>
+        <source>float32 (exact)</source>
+        <translation>float32（精确）</translation>
+    </message>
+    <message>
+        <source>bf16 (about 2x faster)</source>
+        <translation>bf16（约快 2 倍）</translation>
+    </message>
+    <message>
+        <source>bf16: the products with the base model's weights use bfloat16 inputs with float32 sums (like PyTorch's bf16 autocast); the adapter and optimizer stay float32</source>
+        <translation>bf16：与基础模型权重的矩阵乘法以 bfloat16 输入、float32 累加（与 PyTorch 的 bf16 autocast 相同）；适配器和优化器仍为 float32</translation>
+    </message>
+    <message>
+        <source>bf16 needs a CPU with AVX512-BF16; this one has none</source>
+        <translation>bf16 需要支持 AVX512-BF16 的 CPU；本机不支持</translation>
+    </message>
 </context>
 <context>
     <name>cyllm::workbench::EngineHost</name>

@@ -134,6 +134,7 @@ class TrainingPanel : public QWidget {
   QSpinBox* batch_;
   QSpinBox* grad_accum_;
   QSpinBox* cutoff_;  // max_seq_len: longer rows are truncated
+  QComboBox* precision_;  // "precision": item data f32 | bf16 (bf16 only where the CPU has AVX512-BF16)
   QDoubleSpinBox* eval_split_;
   QSpinBox* patience_;
   QDoubleSpinBox* min_delta_;

@@ -2,12 +2,14 @@
 // (and listed by priority), and progress events become points on the loss chart.
 #include <cmath>
 
+#include <QComboBox>
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QStandardItemModel>
 #include <QTableWidget>
 #include <QTest>
 
@@ -15,6 +17,7 @@
 #include "ui/live-chart.h"
 #include "ui/main-window.h"
 #include "ui/training-panel.h"
+#include "train/train-gemm-bf16.h"
 
 using namespace cyllm;
 
@@ -52,6 +55,23 @@ class TrainingTest : public QObject {
     QVERIFY(!submit->isEnabled());
     rank->setValue(8);
     QVERIFY(submit->isEnabled());
+
+    // Precision: float32 by default; bf16 selectable only where the CPU has AVX512-BF16.
+    auto* precision = t->findChild<QComboBox*>(QStringLiteral("precision"));
+    QVERIFY(precision);
+    QCOMPARE(QString::fromStdString(t->configJson()["precision"].get<std::string>()), QStringLiteral("f32"));
+    auto* items = qobject_cast<QStandardItemModel*>(precision->model());
+    QVERIFY(items);
+    if (train::bf16_gemm_available()) {
+      QVERIFY(items->item(1)->isEnabled());
+      precision->setCurrentIndex(1);
+      QCOMPARE(QString::fromStdString(t->configJson()["precision"].get<std::string>()), QStringLiteral("bf16"));
+      QVERIFY2(t->problems().isEmpty(), qPrintable(t->problems().join('\n')));
+      precision->setCurrentIndex(0);
+    } else {
+      QVERIFY(!items->item(1)->isEnabled());
+      QVERIFY(precision->toolTip().contains(QStringLiteral("AVX512-BF16")));
+    }
 
     QTest::mouseClick(submit, Qt::LeftButton);
     auto* jobs = t->findChild<QTableWidget*>(QStringLiteral("jobs"));
