@@ -41,10 +41,6 @@ constexpr int kBM = 64;  // queries per row block: the columns of a transposed s
 constexpr int kNV = kBM / 8;  // 8-float vectors per score row
 static_assert(kBM % 8 == 0);
 
-// Helpers take vectors by reference: by value, a 32-byte vector would change the calling convention
-// between clones (-Wpsabi); they are always inlined anyway.
-__attribute__((always_inline)) inline void load8(v8f& v, const float* p) { __builtin_memcpy(&v, p, sizeof(v)); }
-__attribute__((always_inline)) inline void store8(float* p, const v8f& v) { __builtin_memcpy(p, &v, sizeof(v)); }
 
 
 // s[rows][kBM] (Sᵀ, masked entries -inf) -> unnormalised Pᵀ = exp(scale s - mx[col]); writes each

@@ -12,8 +12,6 @@ namespace cyllm::train::detail {
 
 namespace {
 typedef double v8d __attribute__((vector_size(64)));
-__attribute__((always_inline)) inline void load8(v8f& v, const float* p) { __builtin_memcpy(&v, p, sizeof(v)); }
-__attribute__((always_inline)) inline void store8(float* p, const v8f& v) { __builtin_memcpy(p, &v, sizeof(v)); }
 }  // namespace
 
 CYLLM_TRAIN_MULTIVERSION

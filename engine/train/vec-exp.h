@@ -1,4 +1,4 @@
-// e^x on 8 float lanes (GCC vector extensions) for the trainer's target_clones kernels
+// 8-float-lane helpers and e^x (GCC vector extensions) for the trainer's target_clones kernels
 // (train-attention.cpp, train-pointwise.cpp): the compiler calls scalar expf per element without
 // -ffast-math, and glibc's vector expf is only reachable under -ffast-math.
 #pragma once
@@ -9,6 +9,11 @@ namespace cyllm::train::detail {
 
 typedef float v8f __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
+
+// Helpers take vectors by reference: by value, a 32-byte vector would change the calling convention
+// between clones (-Wpsabi); they are always inlined anyway.
+__attribute__((always_inline)) inline void load8(v8f& v, const float* p) { __builtin_memcpy(&v, p, sizeof(v)); }
+__attribute__((always_inline)) inline void store8(float* p, const v8f& v) { __builtin_memcpy(p, &v, sizeof(v)); }
 
 // e^x on 8 lanes. Range reduction x = n ln2 + r, |r| <= ln2/2 (ln2 split in two so n ln2_hi is
 // exact), n found with the 1.5 * 2^23 rounding trick; degree-7 Taylor polynomial for e^r
