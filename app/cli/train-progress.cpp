@@ -21,9 +21,14 @@ void draw_train_bar(const train::TrainEvent& e, const std::optional<double>& eva
   bar.append(static_cast<size_t>(kWidth - filled), '-');
   char ev[32] = "";
   if (eval) std::snprintf(ev, sizeof ev, " eval %.4f", *eval);
-  std::fprintf(stderr, "\r%s[%s] %lld/%lld loss %.4f%s lr %.2e gnorm %.3f %.0f tok/s ETA %s   ", prefix.c_str(),
+  char gpu[64] = "";
+  if (!e.gpus.empty())  // the first GPU: utilisation and memory
+    std::snprintf(gpu, sizeof gpu, " GPU %u%% %.1f/%.0f GiB", e.gpus[0].utilization_pct,
+                  static_cast<double>(e.gpus[0].memory_used) / (1u << 30),
+                  static_cast<double>(e.gpus[0].memory_total) / (1u << 30));
+  std::fprintf(stderr, "\r%s[%s] %lld/%lld loss %.4f%s lr %.2e gnorm %.3f %.0f tok/s%s ETA %s   ", prefix.c_str(),
                bar.c_str(), static_cast<long long>(e.step), static_cast<long long>(e.total_steps), e.loss, ev, e.lr,
-               e.grad_norm, e.tokens_per_s, format_duration(e.eta_s).c_str());
+               e.grad_norm, e.tokens_per_s, gpu, format_duration(e.eta_s).c_str());
   std::fflush(stderr);
 }
 

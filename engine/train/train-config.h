@@ -59,6 +59,9 @@ struct TrainConfig {
   // like PyTorch's bf16 autocast; LoRA weights, gradients and optimiser state stay float32. Needs
   // a CPU with AVX512-BF16 (train/train-gemm-bf16.h); about twice the speed of "f32" there.
   std::string precision = "f32";
+  // Not a config key: the NVML library whose GPU readings go into progress events (tests point
+  // it at a stand-in; without an NVIDIA driver there are none).
+  std::string nvml_library = "libnvidia-ml.so.1";
 
   nlohmann::json raw;            // the config as given
 };

@@ -25,6 +25,17 @@ nlohmann::ordered_json to_json(const TrainEvent& e) {
   j["tokens_per_s"] = e.tokens_per_s;
   j["samples_per_s"] = e.samples_per_s;
   j["eta_s"] = e.eta_s;
+  if (!e.gpus.empty()) {
+    nlohmann::ordered_json g = nlohmann::ordered_json::array();
+    for (const GpuSample& s : e.gpus)
+      g.push_back({{"index", s.index},
+                   {"name", s.name},
+                   {"utilization_pct", s.utilization_pct},
+                   {"memory_busy_pct", s.memory_busy_pct},
+                   {"memory_used_mb", static_cast<double>(s.memory_used) / (1024.0 * 1024.0)},
+                   {"memory_total_mb", static_cast<double>(s.memory_total) / (1024.0 * 1024.0)}});
+    j["gpus"] = std::move(g);
+  }
   if (!e.message.empty()) j["message"] = e.message;
   return j;
 }
@@ -72,10 +83,12 @@ Trainer::Trainer(const TrainConfig& cfg, const LlamaModel& model, std::vector<Tr
   grads_ = LoraSet<float>::zeros_like(params_);
   opt_ = std::make_unique<AdamW>(
       AdamWConfig{cfg_.optim.beta1, cfg_.optim.beta2, cfg_.optim.eps, cfg_.optim.weight_decay}, params_);
-  graph_ = std::make_unique<TrainGraph<float>>(model, pool, GraphOptions{.checkpointing = cfg_.gradient_checkpointing, .bf16 = cfg_.precision == "bf16"});
+  graph_ = std::make_unique<TrainGraph<float>>(
+      model, pool, GraphOptions{.checkpointing = cfg_.gradient_checkpointing, .bf16 = cfg_.precision == "bf16"});
   const int64_t per_step = static_cast<int64_t>(cfg_.optim.batch_size) * cfg_.optim.grad_accum;
   steps_per_epoch_ = std::max<int64_t>(1, (static_cast<int64_t>(train_.size()) + per_step - 1) / per_step);
   total_steps_ = cfg_.optim.max_steps > 0 ? cfg_.optim.max_steps : steps_per_epoch_ * cfg_.optim.epochs;
+  gpu_ = std::make_unique<GpuMonitor>(cfg_.nvml_library);
 }
 
 Trainer::~Trainer() = default;
@@ -313,7 +326,9 @@ Result<TrainSummary> Trainer::run(const std::function<void(const TrainEvent&)>& 
       ev.samples_per_s = static_cast<double>(samples_run) / elapsed;
       ev.eta_s = elapsed / static_cast<double>(steps_run) * static_cast<double>(total_steps_ - step_);
     }
-    if (step_ % cfg_.progress_every == 0 || step_ == total_steps_) emit(ev);
+    const bool report = step_ % cfg_.progress_every == 0 || step_ == total_steps_;
+    if (report && gpu_->available()) ev.gpus = gpu_->sample();
+    if (report) emit(ev);
 
     bool evaluated = false;
     const bool epoch_end = data_pos_ >= n_train;
@@ -323,6 +338,7 @@ Result<TrainSummary> Trainer::run(const std::function<void(const TrainEvent&)>& 
       evaluated = true;
       ev.kind = TrainEvent::Kind::kEval;
       ev.eval_loss = last_eval_;
+      if (gpu_->available()) ev.gpus = gpu_->sample();
       emit(ev);
       if (!sum.best_eval_loss || *last_eval_ < *sum.best_eval_loss) sum.best_eval_loss = last_eval_;
       if (early_.update(*last_eval_))

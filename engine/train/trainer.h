@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backend/gpu-monitor.h"
 #include "core/status.h"
 #include "core/thread-pool.h"
 #include "model/adapter-io.h"
@@ -40,6 +41,7 @@ struct TrainEvent {
   std::optional<double> eval_loss;
   double lr = 0, grad_norm = 0;
   double tokens_per_s = 0, samples_per_s = 0, eta_s = 0;
+  std::vector<GpuSample> gpus;   // step and eval events: NVML utilisation and memory per GPU, when present
   std::string message;           // checkpoint directory, stop reason, ...
 };
 nlohmann::ordered_json to_json(const TrainEvent& e);
@@ -97,6 +99,7 @@ class Trainer {
   LoraSet<float> params_, grads_;
   std::unique_ptr<AdamW> opt_;
   std::unique_ptr<TrainGraph<float>> graph_;
+  std::unique_ptr<GpuMonitor> gpu_;  // NVML (backend/gpu-monitor.h); reports nothing without a driver
   EarlyStopping early_;
   int64_t step_ = 0, epoch_ = 0, data_pos_ = 0, total_steps_ = 0, steps_per_epoch_ = 0;
   double last_loss_ = 0;

@@ -163,6 +163,44 @@ TEST(Trainer, LossGoesDown) {
   fs::remove_all(cfg.output_dir);
 }
 
+// GPU readings in progress events: through a stand-in NVML library they appear in step and eval
+// events and their JSON; with no driver (a missing library) the field is absent.
+TEST(Trainer, ProgressEventsCarryGpuReadingsWhenThereIsAGpu) {
+  auto tm = test::make_tiny_train_model({.matrix_type = GgmlType::Q8_0});
+  ThreadPool pool(2);
+  const int V = tm.model->config().n_vocab;
+  for (const bool gpu : {true, false}) {
+    TrainConfig cfg = tiny_config(temp_dir(gpu ? "gpu" : "nogpu"));
+    cfg.optim.max_steps = 2;
+    cfg.checkpoint_every = 0;
+    cfg.nvml_library = gpu ? CYLLM_FAKE_NVML : "libcyllm-no-such-nvml.so.1";
+    Trainer t(cfg, *tm.model, pattern_rows(4, V, 8), pattern_rows(2, V, 8), pool);
+    int steps = 0, evals = 0;
+    auto r = t.run([&](const TrainEvent& e) {
+      if (e.kind != TrainEvent::Kind::kStep && e.kind != TrainEvent::Kind::kEval) return;
+      (e.kind == TrainEvent::Kind::kStep ? steps : evals) += 1;
+      const auto j = to_json(e);
+      if (!gpu) {
+        EXPECT_TRUE(e.gpus.empty());
+        EXPECT_FALSE(j.contains("gpus"));
+        return;
+      }
+      ASSERT_EQ(e.gpus.size(), 1u);
+      EXPECT_EQ(e.gpus[0].name, "Fake GPU");
+      EXPECT_EQ(e.gpus[0].utilization_pct, 42u);
+      ASSERT_TRUE(j.contains("gpus"));
+      EXPECT_EQ(j["gpus"][0]["utilization_pct"], 42);
+      EXPECT_EQ(j["gpus"][0]["memory_busy_pct"], 7);
+      EXPECT_DOUBLE_EQ(j["gpus"][0]["memory_used_mb"].get<double>(), 1024.0);
+      EXPECT_DOUBLE_EQ(j["gpus"][0]["memory_total_mb"].get<double>(), 80.0 * 1024);
+    });
+    ASSERT_TRUE(r.ok()) << r.error().to_string();
+    EXPECT_EQ(steps, 2);
+    EXPECT_EQ(evals, 1);
+    fs::remove_all(cfg.output_dir);
+  }
+}
+
 TEST(Trainer, ResumeRepeatsTheUninterruptedRunBitwise) {
   auto tm = test::make_tiny_train_model({.matrix_type = GgmlType::Q4_1});
   ThreadPool pool(2);
