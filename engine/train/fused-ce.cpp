@@ -51,11 +51,12 @@ LossSum GraphState<T>::head(const T* x, T* dx) {
     if (bf16_emulated()) rounded_bf16(xf.data(), static_cast<size_t>(rc) * D, xf);
     for (int v0 = 0; v0 < V; v0 += VB) {
       const int vb = std::min(VB, V - v0);
-      if (bf16) {
-        pack_bf16_transposed(pool, Wo, v0, v0 + vb, wbf);
-        gemm_bf16(pool, rc, reinterpret_cast<const float*>(xf.data()), D, wbf,
-                  reinterpret_cast<float*>(logits.data()) + v0, V, false);
-        continue;
+      if constexpr (std::is_same_v<T, float>) {
+        if (bf16) {
+          pack_bf16_transposed(pool, Wo, v0, v0 + vb, wbf);
+          gemm_bf16(pool, rc, xf.data(), D, wbf, logits.data() + v0, V, false);
+          continue;
+        }
       }
       dequant_rows(pool, Wo, v0, v0 + vb, wblk.data());
       if (bf16_emulated()) rounded_bf16(wblk.data(), wblk.size(), wblk);
@@ -82,11 +83,12 @@ LossSum GraphState<T>::head(const T* x, T* dx) {
     if (bf16_emulated()) rounded_bf16(logits.data(), static_cast<size_t>(rc) * V, logits);
     for (int v0 = 0; v0 < V; v0 += VB) {
       const int vb = std::min(VB, V - v0);
-      if (bf16) {
-        pack_bf16(pool, Wo, v0, v0 + vb, wbf);
-        gemm_bf16(pool, rc, reinterpret_cast<const float*>(logits.data()) + v0, V, wbf,
-                  reinterpret_cast<float*>(dxf.data()), D, v0 > 0);
-        continue;
+      if constexpr (std::is_same_v<T, float>) {
+        if (bf16) {
+          pack_bf16(pool, Wo, v0, v0 + vb, wbf);
+          gemm_bf16(pool, rc, logits.data() + v0, V, wbf, dxf.data(), D, v0 > 0);
+          continue;
+        }
       }
       dequant_rows(pool, Wo, v0, v0 + vb, wblk.data());
       if (bf16_emulated()) rounded_bf16(wblk.data(), wblk.size(), wblk);
