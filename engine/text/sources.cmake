@@ -16,6 +16,7 @@ target_sources(cyllm_engine PRIVATE
   text/jinja/value-ops.cpp
   text/jinja/lexer.cpp
   text/jinja/parser.cpp
+  text/jinja/parser-expr.cpp
   text/jinja/evaluator.cpp
   text/jinja/filters.cpp
   text/jinja/methods.cpp
