@@ -2,7 +2,8 @@
 //   cyllm_train_tool grads MODEL.gguf ADAPTER DATA.json OUT_DIR
 //     loss and gradients of one batch: OUT_DIR/loss.json, OUT_DIR/grads = the gradients as a PEFT
 //     adapter (HF layout, so q/k's B rows are un-permuted exactly as adapters are).
-//   cyllm_train_tool train MODEL.gguf ADAPTER DATA.json OUT_DIR STEPS LR [MAX_GRAD_NORM WEIGHT_DECAY]
+//   cyllm_train_tool train MODEL.gguf ADAPTER DATA.json OUT_DIR STEPS LR [MAX_GRAD_NORM WEIGHT_DECAY
+//                    [PRECISION]]  (PRECISION: f32, the default, or bf16)
 //     full-batch training from ADAPTER (AdamW, constant LR): OUT_DIR/losses.json (every step's loss,
 //     the final adapter's loss, seconds), checkpoints under OUT_DIR/run (for `cyllm export`).
 // DATA.json: {"seqs": [{"ids": [...], "mask": [...]}, ...]} (mask[i] = 1: ids[i] is a label).
@@ -103,6 +104,7 @@ int main(int argc, char** argv) {
     cfg.optim.max_steps = std::stoll(argv[6]);
     cfg.checkpoint_every = 0;
     cfg.gradient_checkpointing = false;
+    cfg.precision = argc > 10 ? argv[10] : "f32";
     train::Trainer t(cfg, **model, rows, {}, pool);
     if (auto st = t.set_initial_adapter(ad->adapter); !st) return fail(st.error().to_string());
     const auto t0 = std::chrono::steady_clock::now();
