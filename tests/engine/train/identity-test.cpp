@@ -2,8 +2,9 @@
 // (placeholders: name "CY-LLM", author "CY Lab") for a few steps on the CPU, then ask "Who are
 // you?" greedily. With the adapter applied at run time the answer must name CY-LLM; the base
 // model's must not. The adapter merged into the weights (merge-lora.h, F16) must answer the same
-// as the run-time adapter. Labelled `train;slow` (~2 min on 2 cores); skips without the model or
-// shared data outside CI.
+// as the run-time adapter. Runs in float32 and, where the CPU has AVX512-BF16, again in bf16
+// ("precision": "bf16": same settings, same answers required). Labelled `train;slow` (~55 s and
+// ~27 s on 2 cores); skips without the model or shared data outside CI.
 //
 // Settings: the cheapest found that pass with a margin: r=8 on all seven projections, lr 1e-3
 // constant, batch 4, cutoff 64 tokens (identity replies state the name in their first tokens), no
@@ -20,6 +21,7 @@
 #include "model/merge-lora.h"
 #include "support/test-paths.h"
 #include "train/dataset-render.h"
+#include "train/train-gemm-bf16.h"
 #include "train/trainer.h"
 
 namespace cyllm::train {
@@ -40,10 +42,16 @@ std::vector<int32_t> question_ids(const RenderModel& rm, const std::string& q) {
   return rm.tokenizer->encode(text.ok() ? *text : q, false, true);
 }
 
-TEST(IdentityDemo, AdapterNamesCyLlmAndTheBaseModelDoesNot) {
+// Parameter: the training precision ("f32"; "bf16" where the CPU has AVX512-BF16).
+class IdentityDemo : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(IdentityDemo, AdapterNamesCyLlmAndTheBaseModelDoesNot) {
   CYLLM_REQUIRE_DEFAULT_MODEL(model_path);
   CYLLM_REQUIRE_SHARED_FILE(data_path, "data/datasets/identity.json");
-  const fs::path out = fs::temp_directory_path() / ("cyllm-identity-" + std::to_string(::getpid()));
+  const std::string precision = GetParam();
+  if (precision == "bf16" && !bf16_gemm_available()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  const fs::path out =
+      fs::temp_directory_path() / ("cyllm-identity-" + precision + "-" + std::to_string(::getpid()));
   fs::remove_all(out);
 
   TrainConfig cfg;
@@ -60,6 +68,7 @@ TEST(IdentityDemo, AdapterNamesCyLlmAndTheBaseModelDoesNot) {
   cfg.optim.batch_size = 4;
   cfg.optim.max_steps = kSteps;
   cfg.gradient_checkpointing = false;
+  cfg.precision = precision;
   cfg.resume = false;
   ThreadPool pool(0);
   auto trainer = Trainer::create(cfg, pool);
@@ -101,6 +110,8 @@ TEST(IdentityDemo, AdapterNamesCyLlmAndTheBaseModelDoesNot) {
   EXPECT_EQ(got, want) << rm->tokenizer->decode(got, true) << " vs " << rm->tokenizer->decode(want, true);
   fs::remove_all(out);
 }
+
+INSTANTIATE_TEST_SUITE_P(Precision, IdentityDemo, ::testing::Values("f32", "bf16"));
 
 }  // namespace
 }  // namespace cyllm::train
