@@ -162,24 +162,33 @@ def _cpu_has_bf16():
         return False
 
 
-@pytest.mark.skipif(not _cpu_has_bf16(), reason="the engine's bf16 training needs AVX512-BF16")
-def test_fifty_step_loss_curve_bf16_tracks_peft_float32(base):
+CURVE_STEPS, CURVE_LR, CURVE_CLIP = 50, 1e-2, 1.0
+
+
+def engine_curve(base, tag, precision):
+    """peft's model at its default init (B = 0), saved for the engine; the engine's 50 full-batch
+    steps from it in `precision`. Returns the peft model (not yet trained), the data and the
+    engine's losses.json."""
     d, weights, gguf_path = base
     torch.manual_seed(3)
     model = peft.get_peft_model(hf_model(weights, torch.float32), lora_config(True))
-    adapter = d / "bf16-init"
+    adapter = d / f"{tag}-init"
     model.save_pretrained(str(adapter))
     seqs = make_data(seed=4, n=8)
-    (d / "bf16-data.json").write_text(json.dumps({"seqs": seqs}))
-    steps, lr, clip = 50, 1e-2, 1.0
-    out = d / "bf16-out"
-    subprocess.run([_tool(), "train", str(gguf_path), str(adapter), str(d / "bf16-data.json"), str(out), str(steps),
-                    str(lr), str(clip), "0", "bf16"], check=True, timeout=600)
-    ours = np.array(json.loads((out / "losses.json").read_text())["losses"])
-    theirs = np.array(peft_curve(model, seqs, steps, lr, clip))
-    assert len(ours) == steps
+    (d / f"{tag}-data.json").write_text(json.dumps({"seqs": seqs}))
+    out = d / f"{tag}-out"
+    subprocess.run([_tool(), "train", str(gguf_path), str(adapter), str(d / f"{tag}-data.json"), str(out),
+                    str(CURVE_STEPS), str(CURVE_LR), str(CURVE_CLIP), "0", precision], check=True, timeout=600)
+    return model, seqs, json.loads((out / "losses.json").read_text())
+
+
+@pytest.mark.skipif(not _cpu_has_bf16(), reason="the engine's bf16 training needs AVX512-BF16")
+def test_fifty_step_loss_curve_bf16_tracks_peft_float32(base):
+    model, seqs, ours_json = engine_curve(base, "bf16", "bf16")
+    ours = np.array(ours_json["losses"])
+    theirs = np.array(peft_curve(model, seqs, CURVE_STEPS, CURVE_LR, CURVE_CLIP))
+    assert len(ours) == CURVE_STEPS
     assert theirs[-1] < 0.8 * theirs[0]
-    rel = np.abs(ours - theirs) / theirs
     diff = np.abs(ours - theirs)
     bound = 0.02 * theirs + 2e-3
     print(f"bf16 engine vs float32 peft: max relative loss difference {(diff / theirs).max():.2e}, "
@@ -192,26 +201,14 @@ def test_fifty_step_loss_curve_bf16_tracks_peft_float32(base):
 
 
 def test_fifty_step_loss_curve_matches_peft(base, cyllm_bin):
-    d, weights, gguf_path = base
-    torch.manual_seed(3)
-    model = peft.get_peft_model(hf_model(weights, torch.float32), lora_config(True))  # peft's init: B = 0
-    adapter = d / "curve-init"
-    model.save_pretrained(str(adapter))
-    seqs = make_data(seed=4, n=8)
-    (d / "curve-data.json").write_text(json.dumps({"seqs": seqs}))
-    steps, lr, clip = 50, 1e-2, 1.0
-
-    out = d / "curve-out"
-    subprocess.run([_tool(), "train", str(gguf_path), str(adapter), str(d / "curve-data.json"), str(out), str(steps),
-                    str(lr), str(clip), "0"], check=True, timeout=600)
-    ours = json.loads((out / "losses.json").read_text())
-
+    d, weights, _ = base
+    model, seqs, ours = engine_curve(base, "curve", "f32")
     t0 = time.monotonic()
-    theirs = peft_curve(model, seqs, steps, lr, clip)
+    theirs = peft_curve(model, seqs, CURVE_STEPS, CURVE_LR, CURVE_CLIP)
     torch_s = time.monotonic() - t0
     ours_l = np.array(ours["losses"])
     theirs_l = np.array(theirs)
-    assert len(ours_l) == steps
+    assert len(ours_l) == CURVE_STEPS
     assert theirs_l[-1] < 0.8 * theirs_l[0]  # the run learns something, so the curves are not flat
     rel = np.abs(ours_l - theirs_l) / theirs_l
     # Both float32 with the same init, data and AdamW; the trajectories drift apart only through
