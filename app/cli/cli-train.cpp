@@ -125,6 +125,21 @@ int run_bench(Args& a) {
   j["gradient_checkpointing"] = cfg.gradient_checkpointing;
   j["precision"] = cfg.precision;
   j["tokens_per_s"] = timed > 0 ? tokens / timed : 0.0;
+  // Model FLOPs as the issue counts them (6 N per token, N = every weight matrix's elements, the
+  // tied embedding once) against the measured peak multiply-add rate of this CPU's cores.
+  double n_params = 0;
+  const ModelWeights& W = (*model)->weights();
+  auto count = [&](const WeightRef& w) { n_params += w.present() ? static_cast<double>(w.ne0) * w.ne1 : 0.0; };
+  count(W.token_embd);
+  if (W.output.data != W.token_embd.data) count(W.output);
+  for (const LayerWeights& L : W.layers)
+    for (const WeightRef* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) count(*w);
+  const double model_flops = 6.0 * n_params * (timed > 0 ? tokens / timed : 0.0);
+  const double peak = train::measured_core_peak_flops(cfg.precision == "bf16") * pool.size();
+  j["params"] = n_params;
+  j["model_gflops_per_s"] = model_flops / 1e9;
+  j["peak_gflops_per_s"] = peak / 1e9;  // measured: cores x one core's 512-bit FMA or vdpbf16ps rate
+  j["fraction_of_peak"] = peak > 0 ? model_flops / peak : 0.0;
   j["step_s"] = timed / static_cast<double>(std::max<size_t>(1, step_s.size() - 1));
   j["peak_rss_mb"] = peak_rss_mb();
   std::printf("%s\n", j.dump().c_str());

@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 namespace cyllm::train {
@@ -202,6 +203,31 @@ void gemm_bf16(ThreadPool& pool, int64_t M, const float* A, int64_t lda, const B
       }
     }
   });
+}
+
+double measured_core_peak_flops(bool bf16) {
+  if (bf16 ? !bf16_gemm_available() : !cpu::isa_supported(cpu::Isa::kAvx512)) return 0.0;
+  constexpr int kChains = 12;  // > latency x throughput, so the pipes stay full
+  constexpr long kIters = 1 << 20;
+  __m512 acc[kChains];
+  for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
+  __m512bh a = reinterpret_cast<__m512bh>(_mm512_set1_epi32(0x3f803f80)), b = a;
+  __m512 x = _mm512_set1_ps(1.0f), y = _mm512_set1_ps(0.0f);
+  double best = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (long k = 0; k < kIters; ++k) {
+      for (int i = 0; i < kChains; ++i)
+        acc[i] = bf16 ? _mm512_dpbf16_ps(acc[i], a, b) : _mm512_fmadd_ps(acc[i], x, y);
+      asm volatile("" : "+v"(a), "+v"(b), "+v"(x), "+v"(y));  // opaque operands: nothing folds
+    }
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, static_cast<double>(kIters) * kChains * (bf16 ? 64.0 : 32.0) / s);
+  }
+  float sink = 0;
+  for (int i = 0; i < kChains; ++i) sink += _mm512_reduce_add_ps(acc[i]);
+  asm volatile("" : : "r"(sink));
+  return best;
 }
 
 }  // namespace cyllm::train

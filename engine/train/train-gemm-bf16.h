@@ -44,6 +44,11 @@ void pack_bf16(const float* w, int64_t rows, int64_t cols, Bf16Panels& out);
 void gemm_bf16(ThreadPool& pool, int64_t M, const float* A, int64_t lda, const Bf16Panels& B, float* C, int64_t ldc,
                bool accumulate);
 
+// The peak multiply-add rate of one core, measured (about 20 ms of independent vdpbf16ps or
+// float32 FMA chains on 512-bit registers), in FLOP/s (a multiply-add counts 2): the roofline
+// that `cyllm train --bench` reports its fraction of. 0 when the CPU lacks the instructions.
+double measured_core_peak_flops(bool bf16);
+
 // Round to bfloat16 (nearest even) and back: what the kernels see of a float (for tests).
 float round_bf16(float x);
 
