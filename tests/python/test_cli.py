@@ -2,6 +2,7 @@
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -108,3 +109,28 @@ def test_chat_answers_from_stdin(cyllm_bin, default_model):
     assert answer, "empty answer"
     assert "<|im_end|>" not in answer and "<|im_start|>" not in answer
     assert "chat template: GGUF tokenizer.chat_template" in proc.stderr.decode()
+
+
+def _cpu_has_bf16():
+    try:
+        return "avx512_bf16" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("precision", ["f32", "bf16"])
+def test_train_bench_reports_speed_and_roofline(cyllm_bin, default_model, precision):
+    args = ["train", "--bench", "-m", str(default_model), "--batch", "1", "--seq", "16", "--rank", "4", "--steps", "1",
+            "--precision", precision]
+    proc = run_cyllm(cyllm_bin, *args, check=False, timeout=300)
+    if precision == "bf16" and not _cpu_has_bf16():
+        assert proc.returncode == 2 and b"AVX512-BF16" in proc.stderr, proc.stderr
+        return
+    assert proc.returncode == 0, proc.stderr
+    j = json.loads(proc.stdout)
+    assert j["precision"] == precision and j["steps_timed"] == 1
+    assert j["params"] == 134479872  # SmolLM2-135M: every weight matrix, the tied embedding once
+    assert j["tokens_per_s"] > 0
+    assert j["model_gflops_per_s"] == pytest.approx(6 * j["params"] * j["tokens_per_s"] / 1e9, rel=1e-9)
+    if j["peak_gflops_per_s"] > 0:  # measured where the CPU has 512-bit FMA (bf16: vdpbf16ps)
+        assert 0 < j["fraction_of_peak"] <= 1.0
