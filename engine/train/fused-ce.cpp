@@ -34,7 +34,6 @@ LossSum GraphState<T>::head(const T* x, T* dx) {
   std::vector<double> row_loss(static_cast<size_t>(RC));
   if (dx) dxf.resize(static_cast<size_t>(RC) * D);
   const T eps = static_cast<T>(c.rms_eps);
-  const bool bf16 = std::is_same_v<T, float> && opts.bf16;  // the products in bf16 (train-gemm-bf16.h)
 
   for (int c0 = 0; c0 < R; c0 += RC) {
     const int rc = std::min(RC, R - c0);
@@ -52,7 +51,7 @@ LossSum GraphState<T>::head(const T* x, T* dx) {
     for (int v0 = 0; v0 < V; v0 += VB) {
       const int vb = std::min(VB, V - v0);
       if constexpr (std::is_same_v<T, float>) {
-        if (bf16) {
+        if (opts.bf16) {  // the products in bf16 (train-gemm-bf16.h)
           pack_bf16_transposed(pool, Wo, v0, v0 + vb, wbf);
           gemm_bf16(pool, rc, xf.data(), D, wbf, logits.data() + v0, V, false);
           continue;
@@ -84,7 +83,7 @@ LossSum GraphState<T>::head(const T* x, T* dx) {
     for (int v0 = 0; v0 < V; v0 += VB) {
       const int vb = std::min(VB, V - v0);
       if constexpr (std::is_same_v<T, float>) {
-        if (bf16) {
+        if (opts.bf16) {  // the products in bf16 (train-gemm-bf16.h)
           pack_bf16(pool, Wo, v0, v0 + vb, wbf);
           gemm_bf16(pool, rc, logits.data() + v0, V, wbf, dxf.data(), D, v0 > 0);
           continue;

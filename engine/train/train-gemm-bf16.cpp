@@ -22,13 +22,15 @@ constexpr int kMR = 8;             // rows per micro-tile
 constexpr int64_t kMB = 64;        // rows of C per task
 constexpr int64_t kPanelsPerTask = 8;
 
+// The lowest n of 16 lanes (n clamped to [0, 16]).
+inline __mmask16 first_lanes(int64_t n) {
+  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << std::max<int64_t>(n, 0)) - 1);
+}
+
 // 32 floats (masked to n) -> 32 bf16, round to nearest even (denormals flush to zero, as the
 // hardware conversion does).
 inline __m512i to_bf16_32(const float* x, int64_t n) {
-  const __mmask16 m0 = n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << std::max<int64_t>(n, 0)) - 1);
-  const int64_t n1 = n - 16;
-  const __mmask16 m1 = n1 >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << std::max<int64_t>(n1, 0)) - 1);
-  const __m512 lo = _mm512_maskz_loadu_ps(m0, x), hi = _mm512_maskz_loadu_ps(m1, x + 16);
+  const __m512 lo = _mm512_maskz_loadu_ps(first_lanes(n), x), hi = _mm512_maskz_loadu_ps(first_lanes(n - 16), x + 16);
   return reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo));  // element i < 16 from lo
 }
 
@@ -99,11 +101,11 @@ void pack_panels(ThreadPool& pool, int64_t rows, int64_t cols, Bf16Panels& out, 
       for (int64_t p = 0; p < panels; ++p)
         for (int64_t half = 0; half < 2; ++half) {  // 16 columns at a time
           const int64_t c0 = p * kNR + 16 * half;
-          const __mmask16 m = cols - c0 >= 16 ? static_cast<__mmask16>(0xFFFF)
-                                              : static_cast<__mmask16>((1u << std::max<int64_t>(cols - c0, 0)) - 1);
+          const __mmask16 m = first_lanes(cols - c0);
           const __m512 a = _mm512_maskz_loadu_ps(m, r0.data() + c0), c = _mm512_maskz_loadu_ps(m, r1.data() + c0);
           const __m512i v = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(c, a));  // [a0..a15, c0..c15]
-          _mm512_storeu_si512(out.data.data() + (p * pairs + kk) * 2 * kNR + 32 * half, _mm512_permutexvar_epi16(idx, v));
+          uint16_t* dst = out.data.data() + (p * pairs + kk) * 2 * kNR + 32 * half;
+          _mm512_storeu_si512(dst, _mm512_permutexvar_epi16(idx, v));
         }
     }
   });
@@ -172,7 +174,8 @@ void pack_bf16_transposed(const float* w, int64_t rows, int64_t cols, Bf16Panels
 
 void pack_bf16(const float* w, int64_t rows, int64_t cols, Bf16Panels& out) {
   ThreadPool pool(1);
-  pack_panels(pool, rows, cols, out, [&](int64_t r, float* dst) { std::memcpy(dst, w + r * cols, sizeof(float) * cols); });
+  pack_panels(pool, rows, cols, out,
+              [&](int64_t r, float* dst) { std::memcpy(dst, w + r * cols, sizeof(float) * cols); });
 }
 
 void gemm_bf16(ThreadPool& pool, int64_t M, const float* A, int64_t lda, const Bf16Panels& B, float* C, int64_t ldc,
@@ -192,9 +195,7 @@ void gemm_bf16(ThreadPool& pool, int64_t M, const float* A, int64_t lda, const B
       const int64_t m0 = mb * kMB, m1 = std::min(M, m0 + kMB);
       for (int64_t p = pg * kPanelsPerTask; p < std::min(panels, (pg + 1) * kPanelsPerTask); ++p) {
         const int64_t n0 = p * kNR, valid = std::min<int64_t>(kNR, B.N - n0);
-        const __mmask16 mk0 = valid >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << valid) - 1);
-        const __mmask16 mk1 = valid >= 32 ? static_cast<__mmask16>(0xFFFF)
-                                          : static_cast<__mmask16>((1u << std::max<int64_t>(valid - 16, 0)) - 1);
+        const __mmask16 mk0 = first_lanes(valid), mk1 = first_lanes(valid - 16);
         const uint16_t* panel = B.data.data() + p * B.Kp * kNR;
         for (int64_t i = m0; i < m1; i += kMR) {
           const int rows = static_cast<int>(std::min<int64_t>(kMR, m1 - i));
