@@ -9,15 +9,10 @@
 #include <vector>
 
 #include "backend/cpu-ops.h"
+#include "support/cpu-isas.h"
 
 namespace cyllm::cpu {
 namespace {
-
-std::vector<Isa> isas() {
-  std::vector<Isa> v{Isa::kScalar};
-  if (isa_supported(Isa::kAvx512)) v.push_back(Isa::kAvx512);
-  return v;
-}
 
 RC_GTEST_PROP(Activation, SiluMulMatchesFloat64, ()) {
   const int n = *rc::gen::inRange(1, 100);  // not only multiples of 16: the masked tail
@@ -26,7 +21,7 @@ RC_GTEST_PROP(Activation, SiluMulMatchesFloat64, ()) {
     gate[static_cast<size_t>(i)] = static_cast<float>(*rc::gen::inRange(-1200000, 1200000)) / 10000.0f;
     up[static_cast<size_t>(i)] = static_cast<float>(*rc::gen::inRange(-10000, 10000)) / 1000.0f;
   }
-  for (const Isa isa : isas()) {
+  for (const Isa isa : test::runnable_isas()) {
     std::vector<float> out(static_cast<size_t>(n) + 1, 7.0f);
     silu_mul(gate.data(), up.data(), out.data(), n, isa);
     RC_ASSERT(out[static_cast<size_t>(n)] == 7.0f);  // nothing written past n
@@ -45,7 +40,7 @@ TEST(Activation, SiluMulLimits) {
   const float inf = std::numeric_limits<float>::infinity();
   const std::vector<float> gate{0.0f, -200.0f, 200.0f, 88.0f, -88.0f, 1e-30f};
   const std::vector<float> up(gate.size(), 1.0f);
-  for (const Isa isa : isas()) {
+  for (const Isa isa : test::runnable_isas()) {
     std::vector<float> out(gate.size());
     silu_mul(gate.data(), up.data(), out.data(), static_cast<int>(gate.size()), isa);
     EXPECT_EQ(out[0], 0.0f);

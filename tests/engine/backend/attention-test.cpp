@@ -9,6 +9,8 @@
 #include <cmath>
 #include <vector>
 
+#include "support/cpu-isas.h"
+
 namespace cyllm::cpu {
 namespace {
 
@@ -36,14 +38,6 @@ Case make_case() {
   return c;
 }
 
-// The ISAs whose attention code runs on this CPU: the portable code (whatever Isa other than
-// AVX-512 is passed) and, where the CPU has it, the AVX-512 kernels.
-std::vector<Isa> isas() {
-  std::vector<Isa> v{Isa::kScalar};
-  if (isa_supported(Isa::kAvx512)) v.push_back(Isa::kAvx512);
-  return v;
-}
-
 std::vector<float> run(const Case& c, const std::vector<int>& rows, Isa isa) {
   std::vector<const float*> kb, vb, q;
   std::vector<float*> o;
@@ -69,7 +63,7 @@ RC_GTEST_PROP(CpuAttention, MatchesFloat64Reference, ()) {
   const Case c = make_case();
   std::vector<int> all(static_cast<size_t>(c.nq));
   for (int i = 0; i < c.nq; ++i) all[static_cast<size_t>(i)] = i;
-  for (const Isa isa : isas()) {
+  for (const Isa isa : test::runnable_isas()) {
     const std::vector<float> got = run(c, all, isa);
     for (int i = 0; i < c.nq; ++i) {
       const int n = c.n_keys[static_cast<size_t>(i)];
@@ -102,7 +96,7 @@ RC_GTEST_PROP(CpuAttention, RowsAreIndependentOfTheirCompany, ()) {
   std::vector<int> all(static_cast<size_t>(c.nq));
   for (int i = 0; i < c.nq; ++i) all[static_cast<size_t>(i)] = i;
   const int r = *rc::gen::inRange(0, c.nq);
-  for (const Isa isa : isas()) {
+  for (const Isa isa : test::runnable_isas()) {
     const std::vector<float> together = run(c, all, isa);
     const std::vector<float> alone = run(c, {r}, isa);
     for (int d = 0; d < c.hd; ++d)  // bitwise: the same arithmetic whatever else is in the call

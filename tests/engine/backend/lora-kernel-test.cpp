@@ -12,17 +12,12 @@
 #include <random>
 #include <vector>
 
+#include "support/cpu-isas.h"
+
 namespace cyllm::cpu {
 namespace {
 
 constexpr double kU = 1.0 / (1 << 24);  // float32 unit roundoff
-
-std::vector<Isa> isas() {
-  std::vector<Isa> v{Isa::kScalar};
-  if (isa_supported(Isa::kAvx2)) v.push_back(Isa::kAvx2);
-  if (isa_supported(Isa::kAvx512)) v.push_back(Isa::kAvx512);
-  return v;
-}
 
 struct Shape {
   int rank, in, out;
@@ -63,7 +58,7 @@ TEST(LoraKernel, ShrinkMatchesFloat64Reference) {
       Data d = make(s, rng);
       const std::vector<int> rows = pick_rows(n, d.T, rng);
       const float scale = 0.75f;
-      for (Isa isa : isas()) {
+      for (Isa isa : test::runnable_isas()) {
         std::vector<float> t(static_cast<size_t>(n) * s.rank, -1.0f);
         lora_shrink(d.a.data(), s.rank, s.in, scale, d.x.data(), s.in, rows.data(), n, t.data(), s.rank, nullptr, isa);
         for (int i = 0; i < n; ++i)
@@ -97,7 +92,7 @@ TEST(LoraKernel, ExpandMatchesFloat64Reference) {
       // A block that starts inside B and ends before its last row, and the whole of B.
       const int o0 = s.out / 3, o1 = std::max(o0 + 1, s.out - s.out / 5);
       for (auto [lo, hi] : {std::pair{o0, o1}, std::pair{0, s.out}})
-        for (Isa isa : isas()) {
+        for (Isa isa : test::runnable_isas()) {
           std::vector<float> y = d.y0;
           lora_expand(d.b.data(), s.rank, lo, hi, t.data(), s.rank, rows.data(), n, y.data(), s.out, nullptr, isa);
           std::vector<bool> listed(static_cast<size_t>(d.T), false);
@@ -132,7 +127,7 @@ TEST(LoraKernel, RowResultsDoNotDependOnTheOtherRows) {
     for (int n : kRowCounts) {
       Data d = make(s, rng);
       const std::vector<int> rows = pick_rows(n, d.T, rng);
-      for (Isa isa : isas()) {
+      for (Isa isa : test::runnable_isas()) {
         std::vector<float> t_all(static_cast<size_t>(n) * s.rank), y_all = d.y0;
         lora_shrink(d.a.data(), s.rank, s.in, 1.5f, d.x.data(), s.in, rows.data(), n, t_all.data(), s.rank,
                     d.b.data(), isa);
